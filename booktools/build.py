@@ -1,0 +1,118 @@
+"""Build the book: regenerate d2l_local, execute notebooks in place, export HTML.
+
+    python -m booktools.build                 # every chapter, in reading order, then HTML
+    python -m booktools.build notebooks/02_machine_translation_data.ipynb   # one chapter
+
+Executing stores real outputs in the notebooks (that is what ``pytest --nbval`` compares later).
+A chapter fails the build when a cell raises, or when a cell writes to stderr (a warning) and is
+not tagged ``nbval-ignore-stderr``: nbval would fail on it anyway, and readers should not see it.
+Each notebook is written back only after it ran to the end, atomically, so a failed build never
+leaves a half-executed chapter behind.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+from booktools import extract
+
+ROOT = extract.ROOT
+NOTEBOOKS = extract.NOTEBOOK_DIR
+HTML_DIR = ROOT / "_build" / "html"
+CELL_TIMEOUT = 1200  # seconds; the slowest training cell on a 2-core CPU stays far below
+
+
+class BuildError(Exception):
+    pass
+
+
+def stray_stderr(nb) -> list[str]:
+    """Cells whose stored outputs include stderr text (warnings), unless tagged as expected."""
+    problems = []
+    for index, cell in enumerate(nb.cells):
+        if cell.cell_type != "code":
+            continue
+        tags = cell.get("metadata", {}).get("tags", [])
+        for output in cell.get("outputs", []):
+            if output.get("output_type") == "stream" and output.get("name") == "stderr" \
+                    and "nbval-ignore-stderr" not in tags:
+                text = "".join(output.get("text", ""))
+                problems.append(f"cell {index}: wrote to stderr: {text.strip()[:300]}")
+    return problems
+
+
+def execute(path: Path, kernel_name: str = "python3") -> float:
+    """Run ``path`` top to bottom in a fresh kernel (cwd: its folder) and store the outputs."""
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name, record_timing=False,
+                            resources={"metadata": {"path": str(path.parent)}})
+    start = time.perf_counter()
+    try:
+        client.execute()
+    except CellExecutionError as error:
+        raise BuildError(f"{path.name}: a cell failed:\n{error}") from None
+    seconds = time.perf_counter() - start
+    problems = stray_stderr(nb)
+    if problems:
+        raise BuildError(f"{path.name}: stderr output (fix the warning, or tag the cell and say why):\n  "
+                         + "\n  ".join(problems))
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        nbformat.write(nb, tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return seconds
+
+
+def export_html(paths: list[Path]) -> None:
+    from nbconvert import HTMLExporter
+
+    HTML_DIR.mkdir(parents=True, exist_ok=True)
+    exporter = HTMLExporter()
+    for path in paths:
+        body, _ = exporter.from_filename(str(path))
+        (HTML_DIR / path.with_suffix(".html").name).write_text(body, encoding="utf-8")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Execute the book's notebooks and store their outputs.")
+    parser.add_argument("notebooks", nargs="*", type=Path, help="chapters to run (default: all)")
+    parser.add_argument("--no-html", action="store_true", help="skip the HTML export")
+    args = parser.parse_args(argv)
+
+    if extract.main([]) != 0:  # the notebooks import d2l_local: it must say what they say
+        return 2
+    paths = [p.resolve() for p in args.notebooks] or extract.notebook_paths(NOTEBOOKS)
+    total = 0.0
+    for path in paths:
+        if not path.exists():
+            print(f"error: {path} does not exist", file=sys.stderr)
+            return 2
+        print(f"executing {path.name} ...", flush=True)
+        try:
+            seconds = execute(path)
+        except BuildError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        total += seconds
+        print(f"  done in {seconds:.1f} s", flush=True)
+    if not args.no_html:
+        export_html(paths)
+        print(f"HTML in {HTML_DIR.relative_to(ROOT)}/")
+    print(f"executed {len(paths)} notebook(s) in {total:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
