@@ -20,6 +20,9 @@ $(VENV)/.installed: pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH_SPEC)" || $(PY) -m pip install "torch>=2.1"
 	$(PY) -m pip install -e ".[dev]"
+	@# matplotlib builds its font cache on first import and says so on stderr, which nbval
+	@# would count as a warning in the first chapter that plots: build it now.
+	MPLBACKEND=Agg $(PY) -c "import matplotlib.pyplot"
 	touch $@
 
 d2l: venv  ## regenerate d2l_local from the notebooks' #@save cells
