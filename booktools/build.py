@@ -49,6 +49,25 @@ def stray_stderr(nb) -> list[str]:
     return problems
 
 
+def coalesce_streams(nb) -> None:
+    """Merge adjacent stdout (stderr) outputs of a cell into one.
+
+    How the kernel splits printed text into messages depends on timing, so without this a rebuild
+    that prints the same text would still change the stored notebook (nbval merges them too).
+    """
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        merged = []
+        for output in cell.get("outputs", []):
+            if (output.get("output_type") == "stream" and merged
+                    and merged[-1].get("output_type") == "stream" and merged[-1].name == output.name):
+                merged[-1].text += output.text
+            else:
+                merged.append(output)
+        cell.outputs = merged
+
+
 def execute(path: Path, kernel_name: str = "python3") -> float:
     """Run ``path`` top to bottom in a fresh kernel (cwd: its folder) and store the outputs."""
     nb = nbformat.read(path, as_version=4)
@@ -60,6 +79,7 @@ def execute(path: Path, kernel_name: str = "python3") -> float:
     except CellExecutionError as error:
         raise BuildError(f"{path.name}: a cell failed:\n{error}") from None
     seconds = time.perf_counter() - start
+    coalesce_streams(nb)
     problems = stray_stderr(nb)
     if problems:
         raise BuildError(f"{path.name}: stderr output (fix the warning, or tag the cell and say why):\n  "

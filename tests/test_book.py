@@ -97,3 +97,12 @@ def test_diagrams_are_valid_svg():
     for svg in svgs:
         root = ET.parse(svg).getroot()
         assert root.tag.endswith("svg") and root.get("viewBox"), f"{svg.name}: an <svg> with a viewBox"
+
+
+def test_stream_outputs_are_coalesced(nb):
+    """Notebooks are stored by `booktools.build`, which merges adjacent prints: rebuilds stay byte-stable."""
+    for i, cell in code_cells(nb):
+        kinds = [(o.output_type, o.get("name")) for o in cell.outputs]
+        for a, b in zip(kinds, kinds[1:]):
+            assert not (a[0] == "stream" and a == b), \
+                f"cell {i}: split stream outputs — rebuild with `python -m booktools.build NOTEBOOK`"

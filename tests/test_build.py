@@ -1,0 +1,49 @@
+"""booktools.build: what it stores and what it refuses, on tiny notebooks run in a real kernel."""
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from booktools import build
+
+
+def write(path, *sources, tags=None):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [nbformat.v4.new_code_cell(s, metadata={"tags": tags or []}) for s in sources]
+    nbformat.write(nb, path)
+    return path
+
+
+def test_execute_stores_outputs_with_counts_and_merged_streams(tmp_path):
+    path = write(tmp_path / "01_a.ipynb", "import sys, time\nfor i in range(3):\n    print(i, flush=True)\n    time.sleep(0.05)",
+                 "1 + 1")
+    build.execute(path)
+    nb = nbformat.read(path, as_version=4)
+    assert [c.execution_count for c in nb.cells] == [1, 2]
+    assert [o.output_type for o in nb.cells[0].outputs] == ["stream"]
+    assert nb.cells[0].outputs[0].text == "0\n1\n2\n"
+    assert nb.cells[1].outputs[0].data["text/plain"] == "2"
+    assert "execution" not in nb.cells[0].metadata  # no timestamps: rebuilds are byte-stable
+
+
+def test_a_warning_fails_the_build_and_leaves_the_notebook_as_it_was(tmp_path):
+    path = write(tmp_path / "01_a.ipynb", "import warnings\nwarnings.warn('careful')")
+    before = path.read_bytes()
+    with pytest.raises(build.BuildError, match="stderr.*careful"):
+        build.execute(path)
+    assert path.read_bytes() == before
+
+
+def test_tagged_stderr_is_allowed(tmp_path):
+    path = write(tmp_path / "01_a.ipynb", "import sys\nprint('expected', file=sys.stderr)", tags=["nbval-ignore-stderr"])
+    build.execute(path)
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0].name == "stderr"
+
+
+def test_an_error_fails_the_build_and_leaves_the_notebook_as_it_was(tmp_path):
+    path = write(tmp_path / "01_a.ipynb", "print('ok')", "1 / 0")
+    before = path.read_bytes()
+    with pytest.raises(build.BuildError, match="ZeroDivisionError"):
+        build.execute(path)
+    assert path.read_bytes() == before
