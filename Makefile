@@ -1,6 +1,7 @@
 # The book's entry points. Everything runs in .venv, which `make venv` creates.
 #   make book   build the book: regenerate d2l_local, execute every notebook, export HTML
 #   make test   run every test (unit tests, d2l_local sync check, nbval over every notebook)
+#   make bench  the benchmarks (tables of speed and BLEU; about 25 minutes on a 2-core CPU)
 #   make lab    open the book in JupyterLab
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -11,8 +12,13 @@ PY := $(VENV)/bin/python
 TORCH_SPEC ?= torch==2.13.0
 # Two pytest workers; nbval works with xdist only with --dist loadscope (one worker per notebook).
 PYTEST_WORKERS ?= 2
+# One intra-op thread per kernel: the book's models are small, and two kernels with two threads
+# each on a 2-core machine spend most of their time fighting over cores (measured 10x slower).
+# The build uses the same setting as the tests, so stored and re-computed outputs agree.
+OMP_NUM_THREADS ?= 1
+export OMP_NUM_THREADS
 
-.PHONY: venv d2l check-d2l stamp book test lab clean
+.PHONY: venv d2l check-d2l stamp book test bench lab clean
 
 venv: $(VENV)/.installed
 
@@ -40,6 +46,11 @@ book: venv  ## execute every notebook in place (stores outputs) and export HTML 
 test: venv  ## every test: sync check, unit tests, nbval over every notebook
 	$(PY) -m booktools.extract --check
 	time $(PY) -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope tests notebooks
+
+bench: venv  ## speed and quality benchmarks; each prints a table (compare.py trains 3 models x 5 min)
+	$(PY) bench/train_small.py
+	$(PY) bench/decode.py
+	$(PY) bench/compare.py
 
 lab: venv  ## open the book in JupyterLab
 	$(PY) -m pip install -q "jupyterlab>=4"

@@ -65,6 +65,8 @@ def test_ignored_outputs_say_why(nb):
 def test_no_hard_coded_device(nb):
     pattern = re.compile(r"""device\s*=\s*['"](cuda|cpu)|\.cuda\(\)|torch\.device\(\s*['"](cuda|cpu)""")
     for i, cell in code_cells(nb):
+        if re.search(r"^def try_(all_)?gpus?\(", cell.source, re.M):
+            continue  # the functions that choose the device are where device names belong
         assert not pattern.search(cell.source), f"cell {i} hard-codes a device; use d2l.try_gpu()"
 
 
