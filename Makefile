@@ -18,7 +18,7 @@ PYTEST_WORKERS ?= 2
 OMP_NUM_THREADS ?= 1
 export OMP_NUM_THREADS
 
-.PHONY: venv d2l check-d2l stamp book test bench lab clean
+.PHONY: venv d2l check-d2l stamp book test stability bench lab clean
 
 venv: $(VENV)/.installed
 
@@ -46,6 +46,9 @@ book: venv  ## execute every notebook in place (stores outputs) and export HTML 
 test: venv  ## every test: sync check, unit tests, nbval over every notebook
 	$(PY) -m booktools.extract --check
 	time $(PY) -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope tests notebooks
+
+stability: venv  ## run the nbval suite 3 times from a clean checkout; report every cell that ever differed
+	$(PY) -m booktools.stability --runs 3
 
 bench: venv  ## speed and quality benchmarks; each prints a table (compare.py trains 3 models x 5 min)
 	$(PY) bench/train_small.py
