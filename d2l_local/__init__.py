@@ -7,14 +7,19 @@
 """d2l_local: the code of the book, in reading order (generated from its notebooks)."""
 
 import collections
+import dataclasses
 import datetime
 import gc
 import hashlib
+import io
+import math
 import os
 import random
 import re
 import stat
 import sys
+import tempfile
+import time
 import torch
 import urllib.parse
 import urllib.request
@@ -727,6 +732,332 @@ class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
         return token_loss.sum() / num_tokens.clamp(min=1)
 
 
+# ---- notebooks/06_training.ipynb · cell 9 · id ch06-09 ----
+def grad_clipping(net, theta):
+    """把 net 全部参数的梯度看成一个向量 g，做 g <- min(1, theta/||g||) g。
+
+    原地修改各参数的 .grad；返回裁剪前的 ||g||（0 维张量，在参数所在的设备上）。
+    不调用 .item()，不用 Python 的 if 判断张量，所以在 GPU 上不会迫使 CPU 等待。"""
+    grads = [p.grad for p in net.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    norm = torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))
+    scale = torch.clamp(theta / norm, max=1.0)  # ||g|| <= theta 时恰好为 1
+    for g in grads:
+        g.mul_(scale)
+    return norm
+
+
+# ---- notebooks/06_training.ipynb · cell 13 · id ch06-13 ----
+def xavier_init_weights(module):
+    """Xavier 均匀初始化：nn.Linear 的权重，以及 RNN（GRU、LSTM……）的每个权重矩阵；偏置不动。
+    用法：net.apply(xavier_init_weights)。"""
+    if isinstance(module, nn.Linear):
+        nn.init.xavier_uniform_(module.weight)
+    if isinstance(module, nn.RNNBase):
+        for name, param in module.named_parameters():
+            if name.startswith('weight'):
+                nn.init.xavier_uniform_(param)
+
+
+# ---- notebooks/06_training.ipynb · cell 17 · id ch06-17 ----
+def _make_adam(net, lr):
+    """Adam 优化器；torch 支持时用 fused 版本（一个核函数做完全部参数的更新；CPU 上要 torch >= 2.4）。"""
+    params = list(net.parameters())
+    try:
+        return torch.optim.Adam(params, lr=lr, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr)
+
+
+# ---- notebooks/06_training.ipynb · cell 19 · id ch06-19 ----
+def try_gpu(i=0):
+    """有第 i 块 GPU 就返回 torch.device('cuda:i')，否则返回 CPU。"""
+    return torch.device(f'cuda:{i}' if torch.cuda.device_count() > i else 'cpu')
+
+
+# ---- notebooks/06_training.ipynb · cell 22 · id ch06-22 ----
+class Timer:
+    """记录多段时间：start() 开始一段，stop() 结束这一段并返回它的秒数。"""
+
+    def __init__(self):
+        self.times = []
+        self.start()
+
+    def start(self):
+        self._start = time.perf_counter()
+
+    def stop(self):
+        self.times.append(time.perf_counter() - self._start)
+        return self.times[-1]
+
+    def avg(self):
+        return sum(self.times) / len(self.times)
+
+    def sum(self):
+        return sum(self.times)
+
+    def cumsum(self):
+        """各段时间的累计和。"""
+        out, total = [], 0.0
+        for t in self.times:
+            total += t
+            out.append(total)
+        return out
+
+
+# ---- notebooks/06_training.ipynb · cell 24 · id ch06-24 ----
+class Accumulator:
+    """对 n 个量分别求和。add 的参数可以是 Python 数，也可以是张量：张量留在原设备上累加，
+    读取 acc[i] 时才变成 Python 的 float，所以每个小批量都 add 也不会迫使 GPU 同步。"""
+
+    def __init__(self, n):
+        self.data = [0.0] * n
+
+    def add(self, *args):
+        if len(args) != len(self.data):
+            raise ValueError(f'这个 Accumulator 累加 {len(self.data)} 个量，add 却收到 {len(args)} 个')
+        self.data = [a + b for a, b in zip(self.data, args)]
+
+    def reset(self):
+        self.data = [0.0] * len(self.data)
+
+    def __getitem__(self, idx):
+        return float(self.data[idx])
+
+
+# ---- notebooks/06_training.ipynb · cell 27 · id ch06-27 ----
+class Animator:
+    """一张随训练更新的折线图（API 同 d2l：add(x, y)，y 可以是几条曲线各一个值）。
+
+    在 IPython 内核（Jupyter、Colab、nbval）里：第一次重画时显示一张 PNG，之后原地替换它
+    （display_id），单元格里只留一张图，也不会清掉单元格里的其他输出。
+    不在内核里（普通脚本）时只记录数据，不画图；figure() 随时给出一张 matplotlib Figure。
+    """
+
+    def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
+                 xscale='linear', yscale='linear', fmts=('-', 'm--', 'g-.', 'r:'),
+                 figsize=(3.5, 2.5), live=None):
+        self.xlabel, self.ylabel, self.legend = xlabel, ylabel, legend
+        self.xlim, self.ylim, self.xscale, self.yscale = xlim, ylim, xscale, yscale
+        self.fmts, self.figsize = fmts, figsize
+        self.X, self.Y = None, None
+        self.live = ('ipykernel' in sys.modules) if live is None else live  # 是否真的显示
+        self._handle = None
+
+    def add(self, x, y, redraw=True):
+        """添加一个点；redraw=False 只记录不重画（重画一次要几十毫秒）。"""
+        if not hasattr(y, '__len__'):
+            y = [y]
+        if not hasattr(x, '__len__'):
+            x = [x] * len(y)
+        if self.X is None:
+            self.X, self.Y = [[] for _ in y], [[] for _ in y]
+        for i, (a, b) in enumerate(zip(x, y)):
+            if a is not None and b is not None:
+                self.X[i].append(a)
+                self.Y[i].append(b)
+        if redraw:
+            self.show()
+
+    def figure(self):
+        """用目前的数据画一张新的 matplotlib Figure（不经过 pyplot）。"""
+        from matplotlib.figure import Figure
+        fig = Figure(figsize=self.figsize)
+        ax = fig.add_subplot()
+        for i, (x, y) in enumerate(zip(self.X or [], self.Y or [])):
+            ax.plot(x, y, self.fmts[i % len(self.fmts)])
+        ax.set_xlabel(self.xlabel)
+        ax.set_ylabel(self.ylabel)
+        ax.set_xscale(self.xscale)
+        ax.set_yscale(self.yscale)
+        if self.xlim:
+            ax.set_xlim(self.xlim)
+        if self.ylim:
+            ax.set_ylim(self.ylim)
+        if self.legend:
+            ax.legend(self.legend)
+        ax.grid(True)
+        fig.tight_layout()
+        return fig
+
+    def show(self):
+        """在 IPython 内核里显示这张图，或原地替换上一次显示的那张；否则什么也不做。"""
+        if not self.live or self.X is None:
+            return
+        from IPython.display import Image, display
+        buffer = io.BytesIO()
+        self.figure().savefig(buffer, format='png', dpi=100)
+        image = Image(data=buffer.getvalue(), format='png')
+        if self._handle is None:
+            self._handle = display(image, display_id=True)
+        else:
+            self._handle.update(image)
+
+
+# ---- notebooks/06_training.ipynb · cell 31 · id ch06-31 ----
+class CheckpointError(RuntimeError):
+    """检查点读不出来，或者与要恢复的模型不符。"""
+
+
+CHECKPOINT_FORMAT = 'd2l_local.train_seq2seq/1'
+
+
+def save_checkpoint(path, net, optimizer, epoch, loss_history=()):
+    """把训练现场原子地写进 path：模型和优化器的状态、已训练的轮数 epoch、每轮的损失，
+    以及续训所需的随机数状态（torch CPU、CUDA、Python random）。
+    先写同一文件夹里的临时文件，落盘后再 os.replace，所以 path 永远是一个完整的检查点。"""
+    state = {
+        'format': CHECKPOINT_FORMAT,
+        'epoch': int(epoch),
+        'model': net.state_dict(),
+        'optimizer': optimizer.state_dict(),
+        'loss_history': [float(x) for x in loss_history],
+        'rng': {'torch': torch.get_rng_state(),
+                'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+                'python': random.getstate()},
+    }
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + '.', suffix='.tmp', dir=folder)
+    try:
+        with os.fdopen(fd, 'wb') as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())  # 确实写到磁盘上之后才替换
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):  # 只有出错时它才还在：删掉，旧检查点不受影响
+            os.remove(tmp)
+
+
+# ---- notebooks/06_training.ipynb · cell 33 · id ch06-33 ----
+def _check_shapes(path, own, saved):
+    """比较模型与检查点的参数名和形状；不一致时抛出 CheckpointError，列出每一处不同。"""
+    problems = []
+    for name, tensor in own.items():
+        if name not in saved:
+            problems.append(f'  {name}：模型里有，检查点里没有')
+        elif tuple(saved[name].shape) != tuple(tensor.shape):
+            problems.append(f'  {name}：检查点里的形状是 {tuple(saved[name].shape)}，'
+                            f'模型里是 {tuple(tensor.shape)}')
+    problems += [f'  {name}：检查点里有，模型里没有' for name in saved if name not in own]
+    if problems:
+        raise CheckpointError(
+            f'检查点 {path} 属于另一个形状的模型（shape mismatch），不能用来续训：\n'
+            + '\n'.join(problems)
+            + '\n若要从头训练这个模型，请删除这个文件，或者换一个 checkpoint_path。')
+
+def load_checkpoint(path, net, optimizer=None, *, restore_rng=False):
+    """读入 save_checkpoint 写的检查点，恢复 net（和 optimizer）的状态；restore_rng=True 时
+    还恢复随机数状态（续训时需要）。返回 {'epoch': 已训练轮数, 'loss_history': [...]}。
+    文件读不出来，或与 net 的参数形状不符时，抛出 CheckpointError，net 保持不变。"""
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except FileNotFoundError:
+        raise
+    except Exception as error:
+        raise CheckpointError(
+            f'读不出检查点 {path}：文件可能只写了一半，或者已经损坏。请删除它（或换一个 '
+            f'checkpoint_path）从头训练，或者换回一份完好的副本。\n'
+            f'（原始错误：{type(error).__name__}: {error}）') from error
+    keys = {'format', 'epoch', 'model', 'optimizer', 'loss_history', 'rng'}
+    if not (isinstance(state, dict) and state.get('format') == CHECKPOINT_FORMAT and keys <= state.keys()):
+        raise CheckpointError(f'{path} 不是 save_checkpoint 写的检查点。'
+                              '请删除它，或者换一个 checkpoint_path。')
+    _check_shapes(path, net.state_dict(), state['model'])
+    net.load_state_dict(state['model'])
+    if optimizer is not None:
+        optimizer.load_state_dict(state['optimizer'])
+    if restore_rng:
+        torch.set_rng_state(state['rng']['torch'])
+        if torch.cuda.is_available() and len(state['rng']['cuda']) == torch.cuda.device_count():
+            torch.cuda.set_rng_state_all(state['rng']['cuda'])
+        random.setstate(state['rng']['python'])
+    return {'epoch': state['epoch'], 'loss_history': state['loss_history']}
+
+
+# ---- notebooks/06_training.ipynb · cell 35 · id ch06-35 ----
+@dataclasses.dataclass
+class TrainResult:
+    """train_seq2seq 的返回值。"""
+    loss: float            # 最后一轮的每词元损失
+    tokens_per_sec: float  # 本次调用的训练速度：每秒处理的有效目标词元数
+    epochs_run: int        # 本次调用训练了几轮
+    start_epoch: int       # 从第几轮之后开始（续训时大于 0）
+    num_epochs: int        # 训练到第几轮为止
+    seconds: float         # 本次调用花在训练上的秒数（不含画图和保存检查点）
+    loss_history: list     # 每一轮的每词元损失（含续训之前的各轮）
+
+
+# ---- notebooks/06_training.ipynb · cell 36 · id ch06-36 ----
+def train_seq2seq(net, data_iter, lr, num_epochs, tgt_vocab, device, *,
+                  checkpoint_path=None, save_every=10, theta=1.0,
+                  plot=True, plot_every=10, cpu_threads=1):
+    """用强制教学训练序列到序列模型，返回 TrainResult。
+
+    checkpoint_path：每 save_every 轮和结束时保存检查点；该文件已存在时从它续训（模型、优化器、
+        轮数、损失记录和随机数状态都恢复，结果与没中断过一样）。读不出或形状不符时报错。
+    theta：梯度裁剪的阈值。plot：是否画损失曲线（只在 Jupyter 里显示），每 plot_every 轮重画一次。
+    cpu_threads：在 CPU 上训练时使用的线程数（结束后恢复）；None 表示不改。
+    """
+    net.to(device)
+    optimizer = _make_adam(net, lr)
+    loss = d2l.MaskedSoftmaxCELoss()
+    start_epoch, history = 0, []
+    if checkpoint_path is not None and os.path.exists(checkpoint_path):
+        saved = load_checkpoint(checkpoint_path, net, optimizer, restore_rng=True)
+        start_epoch, history = saved['epoch'], saved['loss_history']
+        for group in optimizer.param_groups:
+            group['lr'] = lr  # 学习率以这次调用为准
+    else:
+        net.apply(xavier_init_weights)
+    if start_epoch >= num_epochs:
+        print(f'检查点已训练到第 {start_epoch} 轮（num_epochs={num_epochs}），无需继续训练。')
+        return TrainResult(history[-1] if history else math.nan, 0.0, 0, start_epoch,
+                           num_epochs, 0.0, history)
+    if start_epoch > 0:
+        print(f'从检查点 {os.path.basename(checkpoint_path)} 的第 {start_epoch} 轮之后继续训练')
+    animator = Animator(xlabel='epoch', ylabel='loss per token', xlim=[1, num_epochs],
+                        live=None if plot else False)
+    for epoch, value in enumerate(history, start=1):
+        animator.add(epoch, value, redraw=False)
+    old_threads = torch.get_num_threads()
+    if device.type == 'cpu' and cpu_threads:
+        torch.set_num_threads(cpu_threads)
+    timer, num_tokens = Timer(), 0.0
+    net.train()
+    try:
+        for epoch in range(start_epoch + 1, num_epochs + 1):
+            timer.start()
+            metric = Accumulator(2)  # 损失 × 词元数之和，有效词元数（留在设备上）
+            for X, X_valid_len, Y, Y_valid_len in data_iter:
+                Y = Y[:, :int(Y_valid_len.max())]  # 全是 <pad> 的尾列不进损失，不必计算
+                X, X_valid_len, Y, Y_valid_len = [t.to(device) for t in (X, X_valid_len, Y, Y_valid_len)]
+                bos = torch.full((Y.shape[0], 1), tgt_vocab['<bos>'], device=device)
+                dec_input = torch.cat([bos, Y[:, :-1]], dim=1)  # 强制教学
+                Y_hat, _ = net(X, dec_input, X_valid_len)
+                l = loss(Y_hat, Y, Y_valid_len)  # 标量：有效词元上的平均损失
+                optimizer.zero_grad(set_to_none=True)
+                l.backward()
+                grad_clipping(net, theta)
+                optimizer.step()
+                num_batch_tokens = Y_valid_len.sum()
+                metric.add(l.detach() * num_batch_tokens, num_batch_tokens)
+            history.append(metric[0] / max(metric[1], 1))  # 每轮只在这里同步一次
+            timer.stop()
+            num_tokens += metric[1]
+            animator.add(epoch, history[-1], redraw=(epoch % plot_every == 0 or epoch == num_epochs))
+            if checkpoint_path is not None and (epoch % save_every == 0 or epoch == num_epochs):
+                save_checkpoint(checkpoint_path, net, optimizer, epoch, history)
+    finally:
+        torch.set_num_threads(old_threads)
+    speed = num_tokens / timer.sum()
+    print(f'loss {history[-1]:.3f}, {speed:.0f} tokens/sec on {device}')
+    return TrainResult(history[-1], speed, num_epochs - start_epoch, start_epoch, num_epochs,
+                       timer.sum(), history)
+
+
 # ---- notebooks/08_attention_pooling.ipynb · cell 18 · id ch08-018 ----
 def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cmap='Reds'):
     """把一组矩阵（通常是注意力权重）画成热图网格，所有子图共用一个色阶和一个色条。
@@ -763,3 +1094,256 @@ def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cma
             if titles is not None:
                 ax.set_title(titles[j])
     fig.colorbar(image, ax=axes, shrink=0.6)
+
+
+# ---- notebooks/09_attention_scoring.ipynb · cell 12 · id ch09-012 ----
+def masked_softmax(X, valid_lens):
+    """沿最后一个轴做 softmax，每个查询只让前 valid_len 个键参与。返回新张量，X 不变。
+
+    - X：注意力分数，形状 (batch_size, num_queries, num_keys)，浮点型。
+    - valid_lens：None（全部有效），形状 (batch_size,)（同一样本的查询共用一个长度），
+      或形状 (batch_size, num_queries)（每个查询一个长度）。与 X 在同一设备上；非负，
+      取整数值（3.0 可以，2.5 不行）；大于 num_keys 表示全部有效。
+    - 返回：与 X 同形状的权重。被遮蔽的位置恰好为 0，有效位置之和为 1。
+      valid_len 为 0 的行（没有一个有效的键）返回全 0：注意力的输出是零向量，
+      不从填充位置取任何信息，梯度也为 0；这样的行权重之和是 0 而不是 1。
+    """
+    if not torch.is_tensor(X) or X.dim() != 3:
+        shape = tuple(X.shape) if torch.is_tensor(X) else type(X).__name__
+        raise ValueError(f"X 的形状应为 (batch_size, num_queries, num_keys)，现在是 {shape}。"
+                         "多头注意力请先把头并入批量维：X.reshape(-1, num_queries, num_keys)，"
+                         "并把 valid_lens 相应地用 repeat_interleave(num_heads, dim=0) 复制。")
+    if not X.is_floating_point():
+        raise TypeError(f"X 应是浮点型的分数，现在是 {X.dtype}；请先转换，例如 X.float()。")
+    if valid_lens is None:
+        return F.softmax(X, dim=-1)
+    if not torch.is_tensor(valid_lens):
+        valid_lens = torch.as_tensor(valid_lens, device=X.device)
+    if valid_lens.device != X.device:
+        raise ValueError(f"valid_lens 在 {valid_lens.device} 上，X 在 {X.device} 上：请把 valid_lens "
+                         "移到 X 所在的设备（move valid_lens to X.device），例如 valid_lens.to(X.device)。")
+    if valid_lens.dtype == torch.bool or valid_lens.is_complex():
+        raise TypeError(f"valid_lens 应是整数型的有效长度，现在是 {valid_lens.dtype}。"
+                        "如果手里是 (batch_size, num_keys) 的布尔掩码，请用 mask.sum(dim=-1) 得到长度。")
+    batch_size, num_queries, num_keys = X.shape
+    if valid_lens.dim() == 1 and valid_lens.shape[0] == batch_size:
+        lens = valid_lens[:, None, None]                  # (batch_size, 1, 1)：所有查询共用
+    elif valid_lens.dim() == 2 and tuple(valid_lens.shape) == (batch_size, num_queries):
+        lens = valid_lens[:, :, None]                     # (batch_size, num_queries, 1)
+    else:
+        raise ValueError(f"valid_lens 的形状应为 (batch_size,) = ({batch_size},) 或 "
+                         f"(batch_size, num_queries) = ({batch_size}, {num_queries})，现在是 "
+                         f"{tuple(valid_lens.shape)}。请为 X 的每个样本（或每个样本的每个查询）各给一个长度。")
+    if not valid_lens.is_meta:  # meta 张量没有数值，只检查形状
+        if bool((valid_lens < 0).any()):
+            raise ValueError(f"valid_lens 不能有负数（它数的是有效的键的个数）：{valid_lens.tolist()}。"
+                             "请检查有效长度是怎样算出来的。")
+        if valid_lens.is_floating_point() and bool((valid_lens != valid_lens.floor()).any()):
+            raise ValueError(f"valid_lens 必须取整数值（3.0 可以，2.5 和 nan 不行）：{valid_lens.tolist()}。"
+                             "请检查有效长度是怎样算出来的，或先取整：valid_lens.round().long()。")
+    keep = torch.arange(num_keys, device=X.device) < lens   # (batch_size, 1 或 num_queries, num_keys)
+    weights = F.softmax(X.masked_fill(~keep, torch.finfo(X.dtype).min), dim=-1)
+    return weights.masked_fill(~keep, 0.0)                  # 整行被遮蔽时：全 0
+
+
+# ---- notebooks/09_attention_scoring.ipynb · cell 22 · id ch09-022 ----
+def check_attention_inputs(queries, keys, values, same_size=False):
+    """检查注意力的输入形状，不对时抛出说明该怎么改的 ValueError。
+
+    queries (batch_size, num_queries, d_q)、keys (batch_size, num_keys, d_k)、
+    values (batch_size, num_keys, d_v)；same_size=True 时还要求 d_q == d_k（点积注意力）。
+    """
+    for name, t in (('queries', queries), ('keys', keys), ('values', values)):
+        if not torch.is_tensor(t) or t.dim() != 3:
+            shape = tuple(t.shape) if torch.is_tensor(t) else type(t).__name__
+            raise ValueError(f"{name} 应是形状为 (batch_size, 个数, 特征维) 的三维张量，现在是 {shape}。"
+                             "只有一个查询时也请保留这一维：queries.unsqueeze(1)。")
+    if not queries.shape[0] == keys.shape[0] == values.shape[0]:
+        raise ValueError(f"queries、keys、values 的 batch_size 不同：{queries.shape[0]}、"
+                         f"{keys.shape[0]}、{values.shape[0]}。")
+    if keys.shape[1] != values.shape[1]:
+        raise ValueError(f"每个键要对应一个值：keys 有 {keys.shape[1]} 个，values 有 {values.shape[1]} 个。")
+    if same_size and queries.shape[-1] != keys.shape[-1]:
+        raise ValueError(f"点积注意力要求查询和键的维数相同，现在分别是 {queries.shape[-1]} 和 "
+                         f"{keys.shape[-1]}。维数不同时请用 AdditiveAttention，或先用 nn.Linear 投影到相同维数。")
+
+
+# ---- notebooks/09_attention_scoring.ipynb · cell 23 · id ch09-023 ----
+class AdditiveAttention(nn.Module):
+    """加性注意力（Bahdanau）：a(q, k) = w_v^T tanh(W_q q + W_k k)。
+
+    forward(queries, keys, values, valid_lens=None)：
+    - queries (batch_size, num_queries, query_size)，keys (batch_size, num_keys, key_size)，
+      values (batch_size, num_keys, value_size)；valid_lens 的规则同 masked_softmax。
+    - 返回 (batch_size, num_queries, value_size)。
+    self.attention_weights 保存最近一次的权重 (batch_size, num_queries, num_keys)（dropout 之前）。
+    """
+
+    def __init__(self, key_size, query_size, num_hiddens, dropout, **kwargs):
+        super().__init__(**kwargs)
+        self.W_k = nn.Linear(key_size, num_hiddens, bias=False)
+        self.W_q = nn.Linear(query_size, num_hiddens, bias=False)
+        self.w_v = nn.Linear(num_hiddens, 1, bias=False)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, queries, keys, values, valid_lens=None):
+        check_attention_inputs(queries, keys, values)
+        queries, keys = self.W_q(queries), self.W_k(keys)     # (B, n_q, h), (B, n_k, h)
+        features = torch.tanh(queries.unsqueeze(2) + keys.unsqueeze(1))   # (B, n_q, n_k, h)
+        scores = self.w_v(features).squeeze(-1)               # (B, n_q, n_k)
+        self.attention_weights = masked_softmax(scores, valid_lens)
+        return torch.bmm(self.dropout(self.attention_weights), values)    # (B, n_q, value_size)
+
+
+# ---- notebooks/09_attention_scoring.ipynb · cell 33 · id ch09-033 ----
+class DotProductAttention(nn.Module):
+    """缩放点积注意力：a(q, k) = q^T k / sqrt(d)，要求查询和键的维数 d 相同。
+
+    forward(queries, keys, values, valid_lens=None)：
+    - queries (batch_size, num_queries, d)，keys (batch_size, num_keys, d)，
+      values (batch_size, num_keys, value_size)；valid_lens 的规则同 masked_softmax。
+    - 返回 (batch_size, num_queries, value_size)。
+    self.attention_weights 保存最近一次的权重 (batch_size, num_queries, num_keys)（dropout 之前）。
+    """
+
+    def __init__(self, dropout, **kwargs):
+        super().__init__(**kwargs)
+        self.dropout = nn.Dropout(dropout)
+
+    def forward(self, queries, keys, values, valid_lens=None):
+        check_attention_inputs(queries, keys, values, same_size=True)
+        d = queries.shape[-1]
+        scores = torch.bmm(queries, keys.transpose(1, 2)) / math.sqrt(d)   # (B, n_q, n_k)
+        self.attention_weights = masked_softmax(scores, valid_lens)
+        return torch.bmm(self.dropout(self.attention_weights), values)    # (B, n_q, value_size)
+
+
+# ---- notebooks/11_multihead_attention.ipynb · cell 9 · id ch11-008 ----
+def transpose_qkv(X, num_heads):
+    """把多个头折进批量维：(batch, n, num_hiddens) -> (batch*num_heads, n, num_hiddens/num_heads)。
+
+    第 b*num_heads + i 个输出是第 b 个样本第 i 个头的那 p = num_hiddens/num_heads 列。
+    """
+    if X.dim() != 3 or X.shape[-1] % num_heads != 0:
+        raise ValueError(f"X 的形状应为 (batch, n, num_hiddens)，且 num_hiddens 能被 num_heads={num_heads} "
+                         f"整除；现在是 {tuple(X.shape)}。")
+    X = X.reshape(X.shape[0], X.shape[1], num_heads, -1)  # (batch, n, num_heads, p)
+    X = X.permute(0, 2, 1, 3)                             # (batch, num_heads, n, p)
+    return X.reshape(-1, X.shape[2], X.shape[3])          # (batch*num_heads, n, p)
+
+def transpose_output(X, num_heads):
+    """transpose_qkv 的逆：(batch*num_heads, n, p) -> (batch, n, num_heads*p)，各头按顺序拼在最后一维。"""
+    if X.dim() != 3 or X.shape[0] % num_heads != 0:
+        raise ValueError(f"X 的形状应为 (batch*num_heads, n, p)，第 0 维是 num_heads={num_heads} 的倍数；"
+                         f"现在是 {tuple(X.shape)}。")
+    X = X.reshape(-1, num_heads, X.shape[1], X.shape[2])  # (batch, num_heads, n, p)
+    X = X.permute(0, 2, 1, 3)                             # (batch, n, num_heads, p)
+    return X.reshape(X.shape[0], X.shape[1], -1)          # (batch, n, num_heads*p)
+
+
+# ---- notebooks/11_multihead_attention.ipynb · cell 15 · id ch11-014 ----
+class MultiHeadAttention(nn.Module):
+    """多头注意力：num_heads 个缩放点积注意力并行计算，输出拼接后经 W_o 混合。
+
+    - queries (batch, num_queries, query_size)，keys (batch, num_kv, key_size)，
+      values (batch, num_kv, value_size)；
+    - valid_lens：None、(batch,) 或 (batch, num_queries)，对每个头都适用；
+    - 返回 (batch, num_queries, num_hiddens)；
+    - attention_weights：最近一次调用的权重，(batch*num_heads, num_queries, num_kv)。
+    每个头的维数 p = num_hiddens / num_heads，所以 num_hiddens 必须是 num_heads 的倍数。
+    """
+
+    def __init__(self, key_size, query_size, value_size, num_hiddens, num_heads, dropout,
+                 bias=False, **kwargs):
+        super().__init__(**kwargs)
+        if num_heads < 1:
+            raise ValueError(f"num_heads 至少为 1，现在是 {num_heads}。")
+        if num_hiddens % num_heads != 0:
+            below = num_hiddens // num_heads * num_heads
+            fits = [m for m in (below, below + num_heads) if m > 0]
+            divisors = [d for d in range(1, num_hiddens + 1) if num_hiddens % d == 0]
+            raise ValueError(
+                f"num_hiddens={num_hiddens} 不能被 num_heads={num_heads} 整除：每个头分到 "
+                f"num_hiddens / num_heads 维，必须是整数。请把 num_hiddens 改成 num_heads 的倍数"
+                f"（如 {' 或 '.join(map(str, fits))}），或换一个能整除 num_hiddens 的头数"
+                f"（{num_hiddens} 的约数：{divisors}）。")
+        self.num_heads = num_heads
+        self.attention = d2l.DotProductAttention(dropout)
+        self.W_q = nn.Linear(query_size, num_hiddens, bias=bias)
+        self.W_k = nn.Linear(key_size, num_hiddens, bias=bias)
+        self.W_v = nn.Linear(value_size, num_hiddens, bias=bias)
+        self.W_o = nn.Linear(num_hiddens, num_hiddens, bias=bias)
+
+    @property
+    def attention_weights(self):
+        """最近一次调用的注意力权重，形状 (batch*num_heads, num_queries, num_keys)；调用之前为 None。"""
+        return getattr(self.attention, 'attention_weights', None)
+
+    def _check_inputs(self, queries, keys, values):
+        d2l.check_attention_inputs(queries, keys, values)   # 三维、batch 相同、键值个数相同
+        for name, X, layer in (("queries", queries, self.W_q), ("keys", keys, self.W_k),
+                               ("values", values, self.W_v)):
+            if X.shape[-1] != layer.in_features:
+                raise ValueError(f"{name} 的最后一维应是构造时给的 {layer.in_features}，"
+                                 f"现在的形状是 {tuple(X.shape)}。")
+
+    def _repeat_valid_lens(self, valid_lens, queries):
+        if not torch.is_tensor(valid_lens):
+            valid_lens = torch.as_tensor(valid_lens, device=queries.device)
+        batch_size, num_queries = queries.shape[0], queries.shape[1]
+        if not (valid_lens.dim() in (1, 2) and valid_lens.shape[0] == batch_size
+                and (valid_lens.dim() == 1 or valid_lens.shape[1] == num_queries)):
+            raise ValueError(f"valid_lens 的形状应为 (batch,) = ({batch_size},) 或 "
+                             f"(batch, num_queries) = ({batch_size}, {num_queries})；"
+                             f"现在是 {tuple(valid_lens.shape)}。")
+        # 第 b 个样本的 num_heads 个头排在一起，共用第 b 个样本的有效长度
+        return torch.repeat_interleave(valid_lens, self.num_heads, dim=0)
+
+    def forward(self, queries, keys, values, valid_lens=None):
+        self._check_inputs(queries, keys, values)
+        if valid_lens is not None:
+            valid_lens = self._repeat_valid_lens(valid_lens, queries)  # (batch*num_heads, ...)
+        queries = transpose_qkv(self.W_q(queries), self.num_heads)    # (batch*num_heads, num_queries, p)
+        keys = transpose_qkv(self.W_k(keys), self.num_heads)          # (batch*num_heads, num_kv, p)
+        values = transpose_qkv(self.W_v(values), self.num_heads)      # (batch*num_heads, num_kv, p)
+        output = self.attention(queries, keys, values, valid_lens)    # (batch*num_heads, num_queries, p)
+        return self.W_o(transpose_output(output, self.num_heads))     # (batch, num_queries, num_hiddens)
+
+
+# ---- notebooks/11_multihead_attention.ipynb · cell 41 · id ch11-040 ----
+class PositionalEncoding(nn.Module):
+    """正弦位置编码：forward(X) 返回 dropout(X + P[:num_steps])。
+
+    p[i, 2j] = sin(i / 10000^(2j/d))，p[i, 2j+1] = cos(i / 10000^(2j/d))，d = num_hiddens。
+    - X：(batch, num_steps, num_hiddens)；用到的位置不能超过 max_len - 1（否则报错，请调大 max_len）；
+    - offset：X 第一个时间步的位置编号，默认 0。逐步解码时传入已经处理过的词元数，
+      这样第 t 步加的是 p_t 而不是 p_0；
+    - num_hiddens 为奇数时照公式计算：最后一列是没有搭档的正弦（推荐用偶数）。
+    """
+
+    def __init__(self, num_hiddens, dropout, max_len=1000):
+        super().__init__()
+        if num_hiddens < 1 or max_len < 1:
+            raise ValueError(f"num_hiddens 和 max_len 都应是正整数，现在是 {num_hiddens} 和 {max_len}。")
+        self.num_hiddens, self.max_len = num_hiddens, max_len
+        self.dropout = nn.Dropout(dropout)
+        position = torch.arange(max_len, dtype=torch.float64)[:, None]           # (max_len, 1)
+        omega = torch.pow(10000.0, -torch.arange(0, num_hiddens, 2, dtype=torch.float64) / num_hiddens)
+        angle = position * omega                                                  # (max_len, ceil(d/2))
+        P = torch.zeros(1, max_len, num_hiddens, dtype=torch.float64)
+        P[0, :, 0::2] = torch.sin(angle)                                          # ceil(d/2) 个偶数列
+        P[0, :, 1::2] = torch.cos(angle[:, :num_hiddens // 2])                    # floor(d/2) 个奇数列
+        self.register_buffer('P', P.float(), persistent=False)                    # 随 .to(device) 移动
+
+    def forward(self, X, offset=0):
+        if X.dim() != 3 or X.shape[-1] != self.num_hiddens:
+            raise ValueError(f"X 的形状应为 (batch, num_steps, num_hiddens={self.num_hiddens})，"
+                             f"现在是 {tuple(X.shape)}。")
+        if not isinstance(offset, int) or offset < 0:
+            raise ValueError(f"offset 应是非负整数（X 第一个时间步的位置编号），现在是 {offset!r}。")
+        end = offset + X.shape[1]
+        if end > self.max_len:
+            raise ValueError(f"要用到位置 {offset} 到 {end - 1}，超过了 max_len={self.max_len} 能编码的范围"
+                             f"（0 到 {self.max_len - 1}）：请在构造时调大 max_len，"
+                             f"例如 PositionalEncoding(..., max_len={end})。")
+        return self.dropout(X + self.P[:, offset:end, :].to(X.dtype))
