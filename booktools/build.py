@@ -88,6 +88,7 @@ def execute(path: Path, kernel_name: str = "python3") -> float:
     os.close(fd)
     try:
         nbformat.write(nb, tmp)
+        os.chmod(tmp, path.stat().st_mode & 0o777)  # mkstemp makes 0600; keep the notebook's mode
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):

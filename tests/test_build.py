@@ -47,3 +47,10 @@ def test_an_error_fails_the_build_and_leaves_the_notebook_as_it_was(tmp_path):
     with pytest.raises(build.BuildError, match="ZeroDivisionError"):
         build.execute(path)
     assert path.read_bytes() == before
+
+
+def test_execute_keeps_the_file_mode(tmp_path):
+    path = write(tmp_path / "01_a.ipynb", "1")
+    path.chmod(0o644)
+    build.execute(path)
+    assert path.stat().st_mode & 0o777 == 0o644
