@@ -594,3 +594,19 @@ def test_load_data_dates():
         assert text in sources
     fixed_iter, _, _ = d2l.load_data_dates(4, num_examples=20, num_steps=40)
     assert next(iter(fixed_iter))[0].shape == (4, 40)
+
+
+def test_load_array_batches_equal_a_plain_shuffled_dataloader():
+    """load_array slices whole batches at once; the order must be exactly DataLoader(shuffle=True)'s."""
+    X, y = torch.arange(200).reshape(100, 2), torch.arange(100)
+    fast = d2l.load_array((X, y), 16)
+    plain = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), 16, shuffle=True)
+    for seed in range(3):
+        torch.manual_seed(seed)
+        ours = [[t.tolist() for t in batch] for batch in fast]
+        torch.manual_seed(seed)
+        theirs = [[t.tolist() for t in batch] for batch in plain]
+        assert ours == theirs
+    assert len(fast) == 7
+    in_order = d2l.load_array((X, y), 16, is_train=False)
+    assert torch.equal(torch.cat([b[1] for b in in_order]), y)
