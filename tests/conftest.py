@@ -25,3 +25,15 @@ def _loopback_only(self, address):
 def no_internet(monkeypatch):
     """Any connection to a non-loopback address fails, so a test that would download fails loudly."""
     monkeypatch.setattr(socket.socket, "connect", _loopback_only)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The tests' models are tiny: one CPU thread is fastest, and two threads fighting other processes
+    for two cores can be many times slower. The caller's setting is restored afterwards."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

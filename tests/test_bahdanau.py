@@ -13,15 +13,6 @@ import d2l_local as d2l
 VOCAB, EMBED, HIDDEN, LAYERS = 11, 8, 16, 2
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one thread is fastest, and does not fight other processes for the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def make_model(seed=0, vocab=VOCAB, embed=EMBED, hidden=HIDDEN, layers=LAYERS, dropout=0.0):
     torch.manual_seed(seed)
     encoder = d2l.Seq2SeqEncoder(vocab, embed, hidden, layers, dropout=dropout)

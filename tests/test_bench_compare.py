@@ -22,15 +22,6 @@ CPU = torch.device("cpu")
 RESERVED = ["<pad>", "<bos>", "<eos>"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Toy models run fastest on one thread; on a busy machine two threads can be many times slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def compare():
     spec = importlib.util.spec_from_file_location("bench_compare", ROOT / "bench" / "compare.py")

@@ -9,15 +9,6 @@ import torch
 import d2l_local as d2l
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny tensors: one CPU thread is much faster than several on a busy machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def make_mha(query_size=7, key_size=5, value_size=3, num_hiddens=12, num_heads=4, bias=False, seed=0):
     torch.manual_seed(seed)
     return d2l.MultiHeadAttention(key_size, query_size, value_size, num_hiddens, num_heads,

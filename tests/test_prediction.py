@@ -24,15 +24,6 @@ TGT_WORDS = ["va", "!", "j'ai", "perdu", "il", "est", "calme", ".", "je", "suis"
 SENTENCES = ["Go.", "I lost.", "He's calm.", "I'm home.", "run ! run !", "we won .", "i lost i lost home"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is faster, and timings do not suffer when the machine is busy."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def vocabs():
     return (d2l.Vocab([SRC_WORDS], reserved_tokens=RESERVED),

@@ -18,13 +18,6 @@ import d2l_local as d2l
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: one thread is faster, and far faster when other processes share the cores."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 VOCAB, HIDDEN, HEADS, FFN, LAYERS = 13, 8, 2, 16, 2
 
 
