@@ -105,9 +105,15 @@ def missing_names(model_name):
 
 def build_model(spec, src_vocab, tgt_vocab):
     """An EncoderDecoder made of the book's classes, with the sizes in spec.sizes."""
+    with warnings.catch_warnings():
+        # nn.GRU warns when given dropout with one layer; here a one-layer model means it on purpose
+        # (the dropout still acts on the embeddings and the attention weights).
+        warnings.filterwarnings('ignore', message='dropout option adds dropout after all but last')
+        return _build_model(spec, src_vocab, tgt_vocab)
+
+
+def _build_model(spec, src_vocab, tgt_vocab):
     s = spec.sizes
-    # nn.GRU warns when given dropout with a single layer; a one-layer model here means it on purpose.
-    warnings.filterwarnings('ignore', message='dropout option adds dropout after all but last recurrent layer')
     if spec.name == 'gru':
         encoder = d2l.Seq2SeqEncoder(len(src_vocab), s['embed_size'], s['num_hiddens'], s['num_layers'],
                                      s['dropout'])
@@ -219,8 +225,9 @@ def make_batches(data, batch_tokens, rng, bucket=True):
 
 
 def gather_batch(data, rows, cfg, device):
-    """(X, X_valid_len, Y, Y_valid_len) for the given rows, cut to the longest sentence of the batch
-    (the source stays padded to num_steps when cfg.pad_source_to_num_steps)."""
+    """(X, X_valid_len, Y, Y_valid_len) for the given rows, on `device`, cut to the longest sentence
+    of the batch (the source stays padded to num_steps when cfg.pad_source_to_num_steps), and the
+    number of target tokens (an int, counted before the copy: no device synchronisation)."""
     index = torch.tensor(rows, dtype=torch.long)
     src_len, tgt_len = data.src_len[index], data.tgt_len[index]
     if cfg.bucket:
@@ -230,7 +237,8 @@ def gather_batch(data, rows, cfg, device):
         src_steps = tgt_steps = data.num_steps
     X = data.src[index, :src_steps]
     Y = data.tgt[index, :tgt_steps]
-    return tuple(t.to(device, non_blocking=True) for t in (X, src_len, Y, tgt_len))
+    batch = tuple(t.to(device, non_blocking=True) for t in (X, src_len, Y, tgt_len))
+    return batch, int(tgt_len.sum())
 
 
 # ---- training ------------------------------------------------------------------------------------
@@ -361,7 +369,7 @@ def train_model(net, data, cfg, budget, device, *, epochs=None, precision='fp32'
             for group in optimizer.param_groups:
                 group['lr'] = lr
             step_threads = tuner.before_step(elapsed, steps)
-            X, X_valid_len, Y, Y_valid_len = gather_batch(data, rows, cfg, device)
+            (X, X_valid_len, Y, Y_valid_len), n_tokens = gather_batch(data, rows, cfg, device)
             dec_input = torch.cat([torch.full_like(Y[:, :1], bos), Y[:, :-1]], dim=1)  # teacher forcing
             with autocast(device, precision):
                 Y_hat, _ = net(X, dec_input, X_valid_len)
@@ -371,7 +379,6 @@ def train_model(net, data, cfg, budget, device, *, epochs=None, precision='fp32'
             if cfg.clip:
                 nn.utils.clip_grad_norm_(net.parameters(), cfg.clip)
             optimizer.step()
-            n_tokens = int(Y_valid_len.sum())  # a device sync: the step is done when this returns
             recent.append((loss.detach() * n_tokens, n_tokens))
             steps += 1
             pairs_seen += len(rows)
@@ -499,12 +506,6 @@ def load_average():
         return (float('nan'),) * 3
 
 
-def pick_device():
-    if hasattr(d2l, 'try_gpu'):
-        return d2l.try_gpu()
-    return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
-
-
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--budget', type=float, default=300.0, help='training seconds per model (wall clock)')
@@ -516,7 +517,9 @@ def parse_args(argv=None):
     parser.add_argument('--clock', choices=('wall', 'process'), default='wall',
                         help="what --budget measures: wall-clock time (default) or this process's CPU "
                              "time (with --threads 1: about the time on an idle machine; for development)")
-    parser.add_argument('--beam', type=int, default=None, help='beam size (default: greedy decoding)')
+    parser.add_argument('--beam', type=int, default=4,
+                        help='beam size of the second evaluation, with d2l.predict_seq2seq_beam '
+                             '(default 4; 1: greedy decoding only)')
     parser.add_argument('--precision', choices=('bf16', 'fp32'), default='bf16',
                         help='bf16: mixed precision (torch.autocast, float32 weights); fp32: float32 throughout')
     parser.add_argument('--epochs', type=float, default=None,
@@ -540,21 +543,27 @@ def apply_overrides(specs, overrides):
         model, _, key = target.partition('.')
         if not key or not value:
             raise SystemExit(f'--set expects MODEL.KEY=VALUE, got {item!r}')
-        names = list(specs) if model == 'all' else [model]
-        for name in names:
-            if name not in specs:
-                raise SystemExit(f'--set: unknown model {name!r}')
+        if model != 'all' and model not in specs:
+            raise SystemExit(f'--set: unknown model {model!r}; choose from {", ".join(specs)} or all')
+        try:
+            parsed = ast.literal_eval(value)  # numbers, booleans, tuples, quoted strings
+        except (ValueError, SyntaxError):
+            parsed = value  # a bare word, e.g. all.init=default
+        train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
+        changed = 0
+        for name in (specs if model == 'all' else [model]):
             spec = specs[name]
-            try:
-                parsed = ast.literal_eval(value)  # numbers, booleans, tuples, quoted strings
-            except (ValueError, SyntaxError):
-                parsed = value  # a bare word, e.g. all.init=default
-            if key in spec.sizes:
-                spec.sizes[key] = parsed
-            elif key in {f.name for f in dataclasses.fields(TrainConfig)}:
+            if key in train_keys:
                 setattr(spec.train, key, parsed)
+            elif key in spec.sizes:  # with 'all': only the models that have this size
+                spec.sizes[key] = parsed
             else:
-                raise SystemExit(f'--set: {name} has no setting {key!r}')
+                continue
+            changed += 1
+        if not changed:
+            raise SystemExit(f'--set: no setting {key!r} in {model}; sizes: '
+                             f'{sorted(set().union(*(s.sizes for s in specs.values())))}, '
+                             f'training: {sorted(train_keys)}')
     return specs
 
 
@@ -573,7 +582,7 @@ def main(argv=None):
         raise SystemExit(f'd2l_local has no {", ".join(missing_eval)} (chapter 7) yet: '
                          'regenerate it with `python -m booktools.extract`')
     specs = apply_overrides(default_specs(), args.set)
-    device = pick_device()
+    device = d2l.try_gpu()
     load_start = load_average()
     wall_start = time.perf_counter()
     data = load_corpus(args.max_tokens, args.min_freq, args.num_train, seed=0)

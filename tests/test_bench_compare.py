@@ -95,11 +95,12 @@ def test_batches_cover_every_pair_once_within_the_token_budget(compare, toy_data
 def test_gather_batch_cuts_padding_but_keeps_the_gru_source_shape(compare, toy_data):
     rows = list(range(10))
     cfg = compare.TrainConfig(lr=1e-3)
-    X, X_len, Y, Y_len = compare.gather_batch(toy_data, rows, cfg, CPU)
+    (X, X_len, Y, Y_len), num_tokens = compare.gather_batch(toy_data, rows, cfg, CPU)
     assert X.shape[1] == int(X_len.max()) and Y.shape[1] == int(Y_len.max())
+    assert num_tokens == int(Y_len.sum())
     assert torch.equal(Y, toy_data.tgt[:10, :Y.shape[1]])
     cfg.pad_source_to_num_steps = True
-    X, *_ = compare.gather_batch(toy_data, rows, cfg, CPU)
+    (X, *_), _ = compare.gather_batch(toy_data, rows, cfg, CPU)
     assert X.shape == (10, toy_data.num_steps)
 
 
