@@ -1,6 +1,9 @@
 # The book's entry points. Everything runs in .venv, which `make venv` creates.
-#   make book   build the book: regenerate d2l_local, execute every notebook, export HTML
-#   make test   run every test (unit tests, d2l_local sync check, nbval over every notebook)
+#   make book   build the book: regenerate d2l_local, execute every notebook, then the HTML edition
+#   make html   only the HTML edition (from the stored outputs) in _build/html
+#   make test-all  run every test (what CI runs): make test + colab-test + browser-test
+#   make test   the main suite (sync checks, unit tests, nbval over both editions of every notebook)
+#   make student  the student edition (solutions stripped) in _build/student/notebooks
 #   make bench  the benchmarks (tables of speed and BLEU; about 25 minutes on a 2-core CPU)
 #   make lab    open the book in JupyterLab
 SHELL := /bin/bash
@@ -18,7 +21,7 @@ PYTEST_WORKERS ?= 2
 OMP_NUM_THREADS ?= 1
 export OMP_NUM_THREADS
 
-.PHONY: venv d2l check-d2l stamp book test stability bench lab clean
+.PHONY: venv d2l check-d2l stamp book html test test-all student colab-test browser-test stability bench lab clean
 
 venv: $(VENV)/.installed
 
@@ -40,12 +43,40 @@ check-d2l: venv  ## fail when d2l_local differs from the notebooks
 stamp: venv  ## write the canonical setup cell (Colab install) into every notebook
 	$(PY) -m booktools.stamp
 
-book: venv  ## execute every notebook in place (stores outputs) and export HTML to _build/html
+book: $(VENV)/.html-installed  ## execute every notebook in place (stores outputs), then the HTML edition (student edition) in _build/html
 	$(PY) -m booktools.build
 
-test: venv  ## every test: sync check, unit tests, nbval over every notebook
+# HTML tools (Jupyter Book 1.x, offline MathJax, jieba) and browser-test tools (Playwright, JupyterLab)
+# are extras: `make test` installs neither.
+$(VENV)/.html-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -e ".[dev,html]"
+	touch $@
+
+$(VENV)/.browser-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -e ".[dev,browser]"
+	touch $@
+
+html: $(VENV)/.html-installed  ## the HTML edition (student edition, Jupyter Book 1.x, offline) in _build/html
+	$(PY) -m booktools.html
+
+browser-test: $(VENV)/.browser-installed  ## the HTML edition and JupyterLab in headless Chromium (Debian's chromium + fonts-noto-cjk)
+	scripts/install-browser-deps.sh
+	$(PY) -m booktools.html
+	time $(PY) -m pytest -p no:xdist tests/test_html.py tests/browser --browser
+
+test: venv  ## every test: sync checks, unit tests, nbval over both editions of every notebook
 	$(PY) -m booktools.extract --check
-	time $(PY) -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope tests notebooks
+	$(PY) -m booktools.stamp --check
+	$(PY) -m booktools.student --out _build/student
+	time $(PY) -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope tests notebooks _build/student/notebooks
+
+test-all: test colab-test browser-test  ## EVERY test (what CI runs): make test, the Colab simulation, the browser tests
+
+student: venv  ## the student edition (solutions stripped) in _build/student/notebooks
+	$(PY) -m booktools.student --out _build/student
+
+colab-test: venv  ## Colab, simulated: fresh venv with torch, the setup cell's own pip command, chapter 1 (~3 min)
+	D2L_COLAB_TEST=1 TORCH_SPEC='$(TORCH_SPEC)' $(PY) -m pytest -p no:xdist -q tests/system
 
 stability: venv  ## run the nbval suite 3 times from a clean checkout; report every cell that ever differed
 	$(PY) -m booktools.stability --runs 3
@@ -55,8 +86,7 @@ bench: venv  ## speed and quality benchmarks; each prints a table (compare.py tr
 	$(PY) bench/decode.py
 	$(PY) bench/compare.py
 
-lab: venv  ## open the book in JupyterLab
-	$(PY) -m pip install -q "jupyterlab>=4"
+lab: $(VENV)/.browser-installed  ## open the book in JupyterLab
 	cd notebooks && ../$(VENV)/bin/jupyter lab
 
 clean:

@@ -1,7 +1,11 @@
-"""Build the book: regenerate d2l_local, execute notebooks in place, export HTML.
+"""Build the book: regenerate d2l_local, execute notebooks in place, build the HTML edition.
 
     python -m booktools.build                 # every chapter, in reading order, then HTML
-    python -m booktools.build notebooks/02_machine_translation_data.ipynb   # one chapter
+    python -m booktools.build notebooks/02_machine_translation_data.ipynb   # one chapter (then HTML of all)
+    python -m booktools.build --no-html ...   # execute only
+
+The HTML edition (``_build/html``) is the student edition of every chapter rendered from the stored
+outputs by Jupyter Book 1.x; see ``booktools.html``, which also builds it alone (``python -m booktools.html``).
 
 Executing stores real outputs in the notebooks (that is what ``pytest --nbval`` compares later).
 A chapter fails the build when a cell raises, or when a cell writes to stderr (a warning) and is
@@ -22,7 +26,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from booktools import extract
+from booktools import extract, html
 
 ROOT = extract.ROOT
 NOTEBOOKS = extract.NOTEBOOK_DIR
@@ -70,20 +74,25 @@ def coalesce_streams(nb) -> None:
 
 def execute(path: Path, kernel_name: str = "python3") -> float:
     """Run ``path`` top to bottom in a fresh kernel (cwd: its folder) and store the outputs."""
-    nb = nbformat.read(path, as_version=4)
+    original = path.read_bytes()  # to notice an edit made while the notebook runs
+    nb = nbformat.reads(original.decode("utf-8"), as_version=4)
     client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name, record_timing=False,
                             resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
     try:
         client.execute()
     except CellExecutionError as error:
-        raise BuildError(f"{path.name}: a cell failed:\n{error}") from None
+        raise BuildError(f"{path.name}: a cell failed (the notebook was left as it was; fix it, then build again):"
+                         f"\n{error}") from None
     seconds = time.perf_counter() - start
     coalesce_streams(nb)
     problems = stray_stderr(nb)
     if problems:
         raise BuildError(f"{path.name}: stderr output (fix the warning, or tag the cell and say why):\n  "
                          + "\n  ".join(problems))
+    if path.read_bytes() != original:
+        raise BuildError(f"{path.name} was changed on disk while it ran (an edit, or `make stamp`?); "
+                         "the build did not overwrite that change. Build it again.")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
     try:
@@ -96,30 +105,38 @@ def execute(path: Path, kernel_name: str = "python3") -> float:
     return seconds
 
 
-def export_html(paths: list[Path]) -> None:
-    from nbconvert import HTMLExporter
-
-    HTML_DIR.mkdir(parents=True, exist_ok=True)
-    exporter = HTMLExporter()
-    for path in paths:
-        body, _ = exporter.from_filename(str(path))
-        (HTML_DIR / path.with_suffix(".html").name).write_text(body, encoding="utf-8")
+def export_html() -> dict:
+    """Build the HTML edition of the whole book from the stored outputs (raises html.HtmlBuildError)."""
+    return html.build(out=HTML_DIR)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Execute the book's notebooks and store their outputs.")
     parser.add_argument("notebooks", nargs="*", type=Path, help="chapters to run (default: all)")
-    parser.add_argument("--no-html", action="store_true", help="skip the HTML export")
+    parser.add_argument("--no-html", action="store_true", help="skip the HTML edition (booktools.html)")
     args = parser.parse_args(argv)
 
+    if not args.no_html:  # fail before the long part when the HTML tools are missing
+        try:
+            html.jupyter_book_version()
+        except html.HtmlBuildError as error:
+            print(f"error: {error}\n(or skip the HTML edition with --no-html)", file=sys.stderr)
+            return 2
+    # Check the arguments first: a typo in a path must not regenerate d2l_local or run anything.
+    try:
+        paths = [p.resolve() for p in args.notebooks] or extract.notebook_paths(NOTEBOOKS)
+    except extract.ExtractError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    for path in paths:
+        if not path.is_file() or path.suffix != ".ipynb":
+            print(f"error: {path} does not exist or is not a notebook; give the path of a chapter, e.g. "
+                  "notebooks/NN_name.ipynb (or no path: every chapter). Nothing was run.", file=sys.stderr)
+            return 2
     if extract.main([]) != 0:  # the notebooks import d2l_local: it must say what they say
         return 2
-    paths = [p.resolve() for p in args.notebooks] or extract.notebook_paths(NOTEBOOKS)
     total = 0.0
     for path in paths:
-        if not path.exists():
-            print(f"error: {path} does not exist", file=sys.stderr)
-            return 2
         print(f"executing {path.name} ...", flush=True)
         try:
             seconds = execute(path)
@@ -129,8 +146,13 @@ def main(argv: list[str] | None = None) -> int:
         total += seconds
         print(f"  done in {seconds:.1f} s", flush=True)
     if not args.no_html:
-        export_html(paths)
-        print(f"HTML in {HTML_DIR.relative_to(ROOT)}/")
+        print("building the HTML edition (student edition, Jupyter Book) ...", flush=True)
+        try:
+            summary = export_html()
+        except html.HtmlBuildError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
+        print(f"HTML in {HTML_DIR.relative_to(ROOT)}/ ({summary['pages']} pages, {summary['seconds']:.1f} s)")
     print(f"executed {len(paths)} notebook(s) in {total:.1f} s")
     return 0
 

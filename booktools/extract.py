@@ -389,8 +389,15 @@ def extract(notebook_dir: Path = NOTEBOOK_DIR) -> Extraction:
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path`` by ``text`` in one step; on any failure the old file stays as it was."""
     folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise ExtractError(
+            f"{_rel(folder)} is a file, not a folder, so {path.name} cannot be written into it; move that file away, "
+            f"restore the folder from git (`git checkout -- {_rel(folder)}`) and run the extractor again. "
+            "Nothing was changed."
+        )
     if not folder.is_dir():
-        raise ExtractError(f"{_rel(folder)}/ does not exist; restore it from git (`git checkout -- {_rel(folder)}`).")
+        raise ExtractError(f"{_rel(folder)}/ does not exist; restore it from git (`git checkout -- {_rel(folder)}`). "
+                           "Nothing was changed.")
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     except OSError as error:

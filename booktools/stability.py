@@ -3,10 +3,12 @@
     python -m booktools.stability [--runs 3] [--workers 2] [--ref HEAD]
 
 A flaky cell passes on one run and fails on the next: one green run proves little. This command
-clones the committed book (``git clone`` of ``--ref``) into a temporary folder, then runs
-``pytest --nbval notebooks/`` there ``--runs`` times in a row (each run re-executes every notebook in
-fresh kernels and compares every stored output), and prints, for every cell that failed at least
-once, on which runs and with what message. It exits 1 when any cell failed on any run.
+clones the committed book (``git clone`` of ``--ref``) into a temporary folder, makes its student
+edition there (``python -m booktools.student``), then runs ``pytest --nbval`` over both editions
+(``notebooks/`` and ``_build/student/notebooks/``) ``--runs`` times in a row (each run re-executes
+every notebook in fresh kernels and compares every stored output), and prints, for every cell that
+failed at least once, on which runs and with what message. It exits 1 when any cell failed on any
+run. ``--report FILE`` also writes the report (markdown) to FILE.
 
 The clone is imported ahead of any installed d2l_local (``PYTHONPATH``), so what is tested is the
 committed code, not the working tree. ``D2L_DATA_DIR`` and ``OMP_NUM_THREADS`` are passed through.
@@ -24,6 +26,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+# The teachers' edition and the student edition (made in the clone before the first run).
+NBVAL_PATHS = ("notebooks", "_build/student/notebooks")
 
 
 @dataclass
@@ -55,7 +59,7 @@ def parse_junit(path: Path) -> tuple[int, dict[str, str]]:
 
 
 def report(results: list[RunResult]) -> str:
-    lines = [f"{len(results)} run(s) of the nbval suite from a clean checkout",
+    lines = [f"{len(results)} run(s) of the nbval suite (teachers' and student editions) from a clean checkout",
              "", "| run | seconds | cells compared | cells failed |", "|---|---|---|---|"]
     for i, result in enumerate(results, 1):
         lines.append(f"| {i} | {result.seconds:.0f} | {result.cells} | {len(result.failures)} |")
@@ -76,13 +80,15 @@ def clone(ref: str, folder: Path) -> Path:
     target = folder / "book"
     subprocess.run(["git", "clone", "--quiet", "--no-local", str(ROOT), str(target)], check=True)
     subprocess.run(["git", "checkout", "--quiet", ref], cwd=target, check=True)
+    subprocess.run([sys.executable, "-m", "booktools.student"], cwd=target, check=True,
+                   stdout=subprocess.DEVNULL)
     return target
 
 
 def run_once(book: Path, index: int, workers: int, out: Path) -> RunResult:
     junit = out / f"run{index}.xml"
     env = dict(os.environ, PYTHONPATH=str(book) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    command = [sys.executable, "-m", "pytest", "--nbval", "notebooks", "-p", "no:cacheprovider", "-q",
+    command = [sys.executable, "-m", "pytest", "--nbval", *NBVAL_PATHS, "-p", "no:cacheprovider", "-q",
                f"--junitxml={junit}"]
     if workers > 1:
         command += ["-n", str(workers), "--dist", "loadscope"]
@@ -100,6 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ref", default="HEAD", help="the commit to check out (default: HEAD)")
+    parser.add_argument("--report", type=Path, help="also write the report (markdown) to this file")
     args = parser.parse_args(argv)
     if args.runs < 1:
         parser.error("--runs must be at least 1")
@@ -111,7 +118,11 @@ def main(argv: list[str] | None = None) -> int:
             results.append(run_once(book, i, args.workers, Path(tmp)))
             print(f"  {results[-1].cells} cells compared, {len(results[-1].failures)} failed, "
                   f"{results[-1].seconds:.0f} s", flush=True)
-    print(report(results))
+    text = report(results)
+    print(text)
+    if args.report:
+        args.report.parent.mkdir(parents=True, exist_ok=True)
+        args.report.write_text(text + "\n", encoding="utf-8")
     return 1 if any(r.failures for r in results) or any(r.cells == 0 for r in results) else 0
 
 

@@ -33,7 +33,7 @@ from torch.nn import functional as F
 d2l = sys.modules[__name__]
 
 
-# ---- notebooks/01_encoder_decoder.ipynb · cell 8 · id ch01-08 ----
+# ---- notebooks/01_encoder_decoder.ipynb · cell 9 · id ch01-08 ----
 class Encoder(nn.Module):
     """编码器接口：把一批源序列变成交给解码器的编码结果。
 
@@ -52,7 +52,7 @@ class Encoder(nn.Module):
             "返回交给 Decoder.init_state 的编码结果。")
 
 
-# ---- notebooks/01_encoder_decoder.ipynb · cell 10 · id ch01-10 ----
+# ---- notebooks/01_encoder_decoder.ipynb · cell 11 · id ch01-10 ----
 class Decoder(nn.Module):
     """解码器接口：先由编码结果得到初始状态，再根据输入词元和状态算出输出。
 
@@ -77,7 +77,7 @@ class Decoder(nn.Module):
             "读入形状为 (batch_size, num_steps) 的词元索引 X 和状态 state，返回 (output, state)。")
 
 
-# ---- notebooks/01_encoder_decoder.ipynb · cell 12 · id ch01-12 ----
+# ---- notebooks/01_encoder_decoder.ipynb · cell 13 · id ch01-12 ----
 class EncoderDecoder(nn.Module):
     """把一个编码器和一个解码器连成一个可以端到端训练的模型。
 
@@ -101,7 +101,7 @@ class EncoderDecoder(nn.Module):
         return self.decoder(dec_X, dec_state)
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 5 · id ch02-005 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 6 · id ch02-005 ----
 FRA_ENG_URL = "https://d2l-data.s3-accelerate.amazonaws.com/fra-eng.zip"
 FRA_ENG_SHA1 = "94646ad1522d915e7b0f9296181140edcf86a4f5"
 
@@ -110,7 +110,7 @@ class DataError(RuntimeError):
     """数据文件出了问题（取不到、校验和不对、内容损坏）；消息里写明该怎么办。"""
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 7 · id ch02-007 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 8 · id ch02-007 ----
 def cache_dir():
     """返回存放下载数据的文件夹（Path，不一定已存在）。
 
@@ -131,7 +131,7 @@ def cache_dir():
     return Path.home() / ".cache" / "d2l_local"
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 9 · id ch02-009 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 10 · id ch02-009 ----
 def _sha1_of(path):
     digest = hashlib.sha1()
     with open(path, "rb") as f:
@@ -192,7 +192,7 @@ def download(url, sha1, folder, timeout=60):
     return target
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 11 · id ch02-011 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 12 · id ch02-011 ----
 def extract_zip(zip_path, folder):
     """把 zip_path 解压到 folder。先检查全部成员，任何一个会落到 folder 之外
     （如 ../x、绝对路径、符号链接）就抛出 DataError，一个文件也不解压。"""
@@ -227,7 +227,7 @@ def extract_zip(zip_path, folder):
             os.replace(part, dest)  # 解压到一半中断也不会留下残缺的文件
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 13 · id ch02-013 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 14 · id ch02-013 ----
 def find_fra_eng(url=FRA_ENG_URL, sha1=FRA_ENG_SHA1):
     """返回英法语料 fra-eng/fra.txt 的路径（Path）。
 
@@ -260,13 +260,16 @@ def read_data_nmt():
     """读入英法语料，返回整个文件的文本（str），每行“英语<TAB>法语”。"""
     path = find_fra_eng()
     try:
-        return path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as error:
         raise DataError(f"{path} 不是 UTF-8 文本，文件可能已损坏。"
                         "请删除它后重新获取。") from error
+    if not text.strip():
+        raise DataError(f"{path} 是空的，文件可能只复制了一半。请删除它后重新获取。")
+    return text
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 17 · id ch02-017 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 18 · id ch02-017 ----
 def preprocess_nmt(text):
     """预处理英法语料：不换行空格（U+202F、U+00A0）换成普通空格，转小写，
     并在前面不是空格的 , . ! ? 前插入一个空格。返回新的 str。"""
@@ -275,7 +278,7 @@ def preprocess_nmt(text):
     return re.sub(r"(?<=[^ ])(?=[,.!?])", " ", text)
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 23 · id ch02-023 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 24 · id ch02-023 ----
 def tokenize_nmt(text, num_examples=None):
     """把预处理后的语料切成词元，返回 (source, target)：两个等长的列表，
     第 i 项是第 i 个句对的英语/法语词元列表。按空白切分，跳过空行；
@@ -309,7 +312,7 @@ def tokenize_nmt(text, num_examples=None):
     return source, target
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 37 · id ch02-037 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 38 · id ch02-037 ----
 class Vocab:
     """词表：在词元（str）和索引（int）之间互相转换。
 
@@ -339,6 +342,10 @@ class Vocab:
 
     def __len__(self):
         return len(self.idx_to_token)
+
+    def __contains__(self, token):
+        """`token in vocab`：词元是否在词表里（没有它，Python 会逐个索引地找下去，永不结束）。"""
+        return token in self.token_to_idx
 
     def __getitem__(self, tokens):
         """一个词元 → 索引；列表/元组 → 索引列表。未知词元映射到 unk。"""
@@ -371,7 +378,7 @@ class Vocab:
         return f"Vocab(size={len(self)}, unk={self.unk})"
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 43 · id ch02-043 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 44 · id ch02-043 ----
 def truncate_pad(line, num_steps, padding_token):
     """返回一个恰好 num_steps 项的新列表：过长截断，过短在末尾补 padding_token。
     不修改 line。"""
@@ -401,7 +408,7 @@ def build_array_nmt(lines, vocab, num_steps):
     return array, valid_len
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 47 · id ch02-047 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 48 · id ch02-047 ----
 def load_array(data_arrays, batch_size, is_train=True):
     """用若干个第一维等长的张量构造 DataLoader；is_train=True 时每轮打乱顺序。
 
@@ -434,7 +441,7 @@ def load_data_nmt(batch_size, num_steps, num_examples=600):
     return data_iter, src_vocab, tgt_vocab
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 66 · id ch02-066 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 67 · id ch02-066 ----
 def split_nmt(source, target, valid_frac=0.05, test_frac=0.05, seed=0):
     """按英语句子把句对分成训练/验证/测试三部分。
 
@@ -464,7 +471,7 @@ def split_nmt(source, target, valid_frac=0.05, test_frac=0.05, seed=0):
     return splits
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 74 · id ch02-074 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 75 · id ch02-074 ----
 def load_data_nmt_split(batch_size, num_steps, *, valid_frac=0.05, test_frac=0.05, seed=0,
                         max_tokens=None, num_train=None, min_freq=2):
     """在整个英法语料上按英语句子划分，返回 (train_iter, src_vocab, tgt_vocab, splits)。
@@ -500,7 +507,7 @@ def load_data_nmt_split(batch_size, num_steps, *, valid_frac=0.05, test_frac=0.0
     return train_iter, src_vocab, tgt_vocab, splits
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 80 · id ch02-080 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 81 · id ch02-080 ----
 DATE_FORMATS = ("zh_numerals", "zh_digits", "en_short", "en_long",
                 "en_day_first", "en_weekday", "dotted")
 FIRST_DATE = datetime.date(1950, 1, 1)
@@ -549,7 +556,7 @@ def date_split(day):
     return "test" if int.from_bytes(digest[:4], "big") % 10 == 0 else "train"
 
 
-# ---- notebooks/02_machine_translation_data.ipynb · cell 86 · id ch02-086 ----
+# ---- notebooks/02_machine_translation_data.ipynb · cell 87 · id ch02-086 ----
 def make_date_pairs(num_examples, seed=0, split="train"):
     """生成 num_examples 个不重复的 (源字符串, 'YYYY-MM-DD') 日期句对。
 
@@ -600,7 +607,7 @@ def load_data_dates(batch_size, num_examples=10000, num_steps=None, seed=0):
     return data_iter, src_vocab, tgt_vocab
 
 
-# ---- notebooks/03_encoder.ipynb · cell 11 · id ch03-11 ----
+# ---- notebooks/03_encoder.ipynb · cell 12 · id ch03-11 ----
 class Seq2SeqEncoder(d2l.Encoder):
     """序列到序列学习的 RNN 编码器：嵌入层 + 多层 GRU，内部按时间步优先排列。
 
@@ -623,7 +630,7 @@ class Seq2SeqEncoder(d2l.Encoder):
         return output, state
 
 
-# ---- notebooks/04_decoder.ipynb · cell 15 · id ch04-15 ----
+# ---- notebooks/04_decoder.ipynb · cell 16 · id ch04-15 ----
 class Seq2SeqDecoder(d2l.Decoder):
     """序列到序列学习的 RNN 解码器：上下文放在状态里，逐步调用与一次调用结果相同。
 
@@ -660,7 +667,7 @@ class Seq2SeqDecoder(d2l.Decoder):
         return hidden.index_select(1, index), context.index_select(0, index)
 
 
-# ---- notebooks/05_masking_and_loss.ipynb · cell 17 · id ch05-16 ----
+# ---- notebooks/05_masking_and_loss.ipynb · cell 18 · id ch05-16 ----
 def sequence_mask(X, valid_len, value=0):
     """返回 X 的新副本，其中第 i 行第 t >= valid_len[i] 个时间步的元素都换成 value。
 
@@ -706,7 +713,7 @@ def sequence_mask(X, valid_len, value=0):
     return X.masked_fill(~keep, value)                      # 新张量，X 不变
 
 
-# ---- notebooks/05_masking_and_loss.ipynb · cell 34 · id ch05-33 ----
+# ---- notebooks/05_masking_and_loss.ipynb · cell 35 · id ch05-33 ----
 class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
     """带遮蔽的 softmax 交叉熵：只对有效词元求平均。
 
@@ -741,7 +748,7 @@ class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
         return token_loss.masked_fill(~valid, 0).sum() / valid.sum().clamp(min=1)
 
 
-# ---- notebooks/06_training.ipynb · cell 9 · id ch06-09 ----
+# ---- notebooks/06_training.ipynb · cell 10 · id ch06-09 ----
 def grad_clipping(net, theta):
     """把 net 全部参数的梯度看成一个向量 g，做 g <- min(1, theta/||g||) g。
 
@@ -757,7 +764,7 @@ def grad_clipping(net, theta):
     return norm
 
 
-# ---- notebooks/06_training.ipynb · cell 13 · id ch06-13 ----
+# ---- notebooks/06_training.ipynb · cell 14 · id ch06-13 ----
 def xavier_init_weights(module):
     """Xavier 均匀初始化：nn.Linear 的权重，以及 RNN（GRU、LSTM……）的每个权重矩阵；偏置不动。
     用法：net.apply(xavier_init_weights)。"""
@@ -769,7 +776,7 @@ def xavier_init_weights(module):
                 nn.init.xavier_uniform_(param)
 
 
-# ---- notebooks/06_training.ipynb · cell 17 · id ch06-17 ----
+# ---- notebooks/06_training.ipynb · cell 18 · id ch06-17 ----
 def _make_adam(net, lr):
     """Adam 优化器；torch 支持时用 fused 版本（一个核函数做完全部参数的更新；CPU 上要 torch >= 2.4）。"""
     params = list(net.parameters())
@@ -779,13 +786,13 @@ def _make_adam(net, lr):
         return torch.optim.Adam(params, lr=lr)
 
 
-# ---- notebooks/06_training.ipynb · cell 19 · id ch06-19 ----
+# ---- notebooks/06_training.ipynb · cell 20 · id ch06-19 ----
 def try_gpu(i=0):
     """有第 i 块 GPU 就返回 torch.device('cuda:i')，否则返回 CPU。"""
     return torch.device(f'cuda:{i}' if torch.cuda.device_count() > i else 'cpu')
 
 
-# ---- notebooks/06_training.ipynb · cell 22 · id ch06-22 ----
+# ---- notebooks/06_training.ipynb · cell 23 · id ch06-22 ----
 class Timer:
     """记录多段时间：start() 开始一段，stop() 结束这一段并返回它的秒数。"""
 
@@ -815,7 +822,7 @@ class Timer:
         return out
 
 
-# ---- notebooks/06_training.ipynb · cell 24 · id ch06-24 ----
+# ---- notebooks/06_training.ipynb · cell 25 · id ch06-24 ----
 class Accumulator:
     """对 n 个量分别求和。add 的参数可以是 Python 数，也可以是张量：张量留在原设备上累加，
     读取 acc[i] 时才变成 Python 的 float，所以每个小批量都 add 也不会迫使 GPU 同步。"""
@@ -835,7 +842,7 @@ class Accumulator:
         return float(self.data[idx])
 
 
-# ---- notebooks/06_training.ipynb · cell 27 · id ch06-27 ----
+# ---- notebooks/06_training.ipynb · cell 28 · id ch06-27 ----
 class Animator:
     """一张随训练更新的折线图（API 同 d2l：add(x, y)，y 可以是几条曲线各一个值）。
 
@@ -904,12 +911,24 @@ class Animator:
             self._handle.update(image)
 
 
-# ---- notebooks/06_training.ipynb · cell 31 · id ch06-31 ----
+# ---- notebooks/06_training.ipynb · cell 32 · id ch06-31 ----
 class CheckpointError(RuntimeError):
     """检查点读不出来，或者与要恢复的模型不符。"""
 
 
 CHECKPOINT_FORMAT = 'd2l_local.train_seq2seq/1'
+
+
+def _check_checkpoint_folder(path):
+    """建好检查点所在的文件夹并确认能在里面写文件；返回文件夹。写不了时抛出 CheckpointError。"""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise CheckpointError(f'无法在 {folder} 里写检查点（{error}）：请换一个可写的 checkpoint_path。') from None
+    return folder
 
 
 def save_checkpoint(path, net, optimizer, epoch, loss_history=()):
@@ -926,8 +945,7 @@ def save_checkpoint(path, net, optimizer, epoch, loss_history=()):
                 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
                 'python': random.getstate()},
     }
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
+    folder = _check_checkpoint_folder(path)
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + '.', suffix='.tmp', dir=folder)
     try:
         with os.fdopen(fd, 'wb') as f:
@@ -940,7 +958,7 @@ def save_checkpoint(path, net, optimizer, epoch, loss_history=()):
             os.remove(tmp)
 
 
-# ---- notebooks/06_training.ipynb · cell 33 · id ch06-33 ----
+# ---- notebooks/06_training.ipynb · cell 34 · id ch06-33 ----
 def _check_shapes(path, own, saved):
     """比较模型与检查点的参数名和形状；不一致时抛出 CheckpointError，列出每一处不同。"""
     problems = []
@@ -972,8 +990,9 @@ def load_checkpoint(path, net, optimizer=None, *, restore_rng=False):
             f'（原始错误：{type(error).__name__}: {error}）') from error
     keys = {'format', 'epoch', 'model', 'optimizer', 'loss_history', 'rng'}
     if not (isinstance(state, dict) and state.get('format') == CHECKPOINT_FORMAT and keys <= state.keys()):
-        raise CheckpointError(f'{path} 不是 save_checkpoint 写的检查点。'
-                              '请删除它，或者换一个 checkpoint_path。')
+        raise CheckpointError(f'{path} 不是 save_checkpoint 写的检查点（它没有被改动）。'
+                              '请换一个 checkpoint_path；如果它是 torch.save(net.state_dict()) 存的权重，'
+                              '用 net.load_state_dict(torch.load(path)) 读入。')
     _check_shapes(path, net.state_dict(), state['model'])
     net.load_state_dict(state['model'])
     if optimizer is not None:
@@ -986,7 +1005,7 @@ def load_checkpoint(path, net, optimizer=None, *, restore_rng=False):
     return {'epoch': state['epoch'], 'loss_history': state['loss_history']}
 
 
-# ---- notebooks/06_training.ipynb · cell 35 · id ch06-35 ----
+# ---- notebooks/06_training.ipynb · cell 36 · id ch06-35 ----
 @dataclasses.dataclass
 class TrainResult:
     """train_seq2seq 的返回值。"""
@@ -999,7 +1018,7 @@ class TrainResult:
     loss_history: list     # 每一轮的每词元损失（含续训之前的各轮）
 
 
-# ---- notebooks/06_training.ipynb · cell 36 · id ch06-36 ----
+# ---- notebooks/06_training.ipynb · cell 37 · id ch06-36 ----
 def train_seq2seq(net, data_iter, lr, num_epochs, tgt_vocab, device, *,
                   checkpoint_path=None, save_every=10, theta=1.0,
                   plot=True, plot_every=10, cpu_threads=1):
@@ -1010,6 +1029,11 @@ def train_seq2seq(net, data_iter, lr, num_epochs, tgt_vocab, device, *,
     theta：梯度裁剪的阈值。plot：是否画损失曲线（只在 Jupyter 里显示），每 plot_every 轮重画一次。
     cpu_threads：在 CPU 上训练时使用的线程数（结束后恢复）；None 表示不改。
     """
+    if '<bos>' not in getattr(tgt_vocab, 'token_to_idx', tgt_vocab):
+        raise ValueError("tgt_vocab 里没有 '<bos>'：构造词表时请用 "
+                         "reserved_tokens=['<pad>', '<bos>', '<eos>'] 保留它。")
+    if checkpoint_path is not None:
+        _check_checkpoint_folder(checkpoint_path)  # 现在就发现写不了，而不是训练了 save_every 轮之后
     net.to(device)
     optimizer = _make_adam(net, lr)
     loss = d2l.MaskedSoftmaxCELoss()
@@ -1067,7 +1091,17 @@ def train_seq2seq(net, data_iter, lr, num_epochs, tgt_vocab, device, *,
                        timer.sum(), history)
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 9 · id ch07-09 ----
+# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 10 · id ch07-09 ----
+def check_vocabs(net, src_vocab, tgt_vocab):
+    """词表必须是训练这个模型时用的那两个：大小与编码器、解码器的嵌入层行数一致（有嵌入层时才查）。"""
+    for name, vocab, part in (('src_vocab', src_vocab, net.encoder), ('tgt_vocab', tgt_vocab, net.decoder)):
+        embedding = getattr(part, 'embedding', None)
+        rows = getattr(embedding, 'num_embeddings', None)
+        if rows is not None and len(vocab) != rows:
+            where = '编码器' if part is net.encoder else '解码器'
+            raise ValueError(f"{name} 有 {len(vocab)} 个词元，而{where}的嵌入层有 {rows} 行：请传入训练这个"
+                             f"模型时用的词表（load_data_* 返回的 {name}）。")
+
 def prepare_source(src_sentences, src_vocab, num_steps, device):
     """检查并编码要翻译的源句子，返回 (X, valid_lens, single)。
 
@@ -1099,7 +1133,8 @@ def prepare_source(src_sentences, src_vocab, num_steps, device):
         tokens = d2l.preprocess_nmt(sentence).split()
         if not tokens:
             where = '源句子' if single else f'第 {i} 个源句子'
-            raise ValueError(f"{where}是空的（或只有空白）：没有可以翻译的词元。")
+            raise ValueError(f"{where}是空的（或只有空白）：没有可以翻译的词元。请传入至少含一个词的句子；"
+                             "批量翻译前先去掉空串：[s for s in sentences if s.strip()]。")
         ids = src_vocab[tokens] + [eos]
         rows.append(d2l.truncate_pad(ids, num_steps, pad))
         valid_lens.append(min(len(ids), num_steps))
@@ -1107,7 +1142,7 @@ def prepare_source(src_sentences, src_vocab, num_steps, device):
     return X, torch.tensor(valid_lens, dtype=torch.long, device=device), single
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 15 · id ch07-15 ----
+# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 16 · id ch07-15 ----
 class eval_mode:
     """with eval_mode(net): ... 在块内把 net 的每个子模块设为评估模式，离开时逐个恢复原状。"""
 
@@ -1125,7 +1160,7 @@ class eval_mode:
         return False
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 19 · id ch07-19 ----
+# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 20 · id ch07-19 ----
 def _select_sentence(weights, i, n):
     """从一步的注意力权重里取出第 i 个句子的那一份（第 0 维按句子排列）。"""
     if isinstance(weights, torch.Tensor):
@@ -1152,6 +1187,7 @@ def predict_seq2seq(net, src_sentence, src_vocab, tgt_vocab, num_steps, device,
       （第 0 维按句子取出，在 CPU 上），例如加性注意力是形状 (1, num_steps) 的张量；
       否则（如不带注意力的 GRU 解码器）是空列表。
     """
+    check_vocabs(net, src_vocab, tgt_vocab)
     X, valid_lens, single = prepare_source(src_sentence, src_vocab, num_steps, device)
     n = X.shape[0]
     if n == 0:
@@ -1195,7 +1231,7 @@ def predict_seq2seq(net, src_sentence, src_vocab, tgt_vocab, num_steps, device,
     return translations, attention_weights
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 25 · id ch07-25 ----
+# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 26 · id ch07-25 ----
 def bleu(pred_seq, label_seq, k):
     """单句 BLEU（d2l 的定义）：exp(min(0, 1 - len_label/len_pred)) * prod_{n=1}^{k} p_n^(1/2^n)。
 
@@ -1227,7 +1263,7 @@ def ngram_counts(tokens, n):
     return collections.Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 37 · id ch07-37 ----
+# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 38 · id ch07-37 ----
 def corpus_bleu(predictions, references, max_n=4):
     """语料级 BLEU（Papineni 等，2002），返回 0 到 1 之间的 float。
 
@@ -1268,7 +1304,7 @@ def corpus_bleu(predictions, references, max_n=4):
     return brevity_penalty * math.exp(log_precision)
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 38 · id ch07-38 ----
+# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 39 · id ch07-38 ----
 def group_references(source, target):
     """把句对按源句子分组，返回 (sources, references)。
 
@@ -1282,7 +1318,7 @@ def group_references(source, target):
     return list(groups), list(groups.values())
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 42 · id ch07-42 ----
+# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 43 · id ch07-42 ----
 def predict_seq2seq_beam(net, src_sentences, src_vocab, tgt_vocab, num_steps, device,
                          beam_size=4, alpha=0.75):
     """束搜索。所有句子的所有束放在一个批量里解码。
@@ -1296,6 +1332,7 @@ def predict_seq2seq_beam(net, src_sentences, src_vocab, tgt_vocab, num_steps, de
     """
     if not isinstance(beam_size, int) or beam_size < 1:
         raise ValueError(f"beam_size 应是正整数，收到 {beam_size!r}")
+    check_vocabs(net, src_vocab, tgt_vocab)
     X, valid_lens, single = prepare_source(src_sentences, src_vocab, num_steps, device)
     n, k = X.shape[0], beam_size
     if n == 0:
@@ -1352,7 +1389,7 @@ def predict_seq2seq_beam(net, src_sentences, src_vocab, tgt_vocab, num_steps, de
     return translations, candidates_all
 
 
-# ---- notebooks/08_attention_pooling.ipynb · cell 18 · id ch08-018 ----
+# ---- notebooks/08_attention_pooling.ipynb · cell 19 · id ch08-018 ----
 def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cmap='Reds'):
     """把一组矩阵（通常是注意力权重）画成热图网格，所有子图共用一个色阶和一个色条。
 
@@ -1390,7 +1427,7 @@ def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cma
     fig.colorbar(image, ax=axes, shrink=0.6)
 
 
-# ---- notebooks/09_attention_scoring.ipynb · cell 12 · id ch09-012 ----
+# ---- notebooks/09_attention_scoring.ipynb · cell 13 · id ch09-012 ----
 def masked_softmax(X, valid_lens):
     """沿最后一个轴做 softmax，每个查询只让前 valid_len 个键参与。返回新张量，X 不变。
 
@@ -1440,7 +1477,7 @@ def masked_softmax(X, valid_lens):
     return weights.masked_fill(~keep, 0.0)                  # 整行被遮蔽时：全 0
 
 
-# ---- notebooks/09_attention_scoring.ipynb · cell 22 · id ch09-022 ----
+# ---- notebooks/09_attention_scoring.ipynb · cell 23 · id ch09-022 ----
 def check_attention_inputs(queries, keys, values, same_size=False):
     """检查注意力的输入形状，不对时抛出说明该怎么改的 ValueError。
 
@@ -1462,7 +1499,7 @@ def check_attention_inputs(queries, keys, values, same_size=False):
                          f"{keys.shape[-1]}。维数不同时请用 AdditiveAttention，或先用 nn.Linear 投影到相同维数。")
 
 
-# ---- notebooks/09_attention_scoring.ipynb · cell 23 · id ch09-023 ----
+# ---- notebooks/09_attention_scoring.ipynb · cell 24 · id ch09-023 ----
 class AdditiveAttention(nn.Module):
     """加性注意力（Bahdanau）：a(q, k) = w_v^T tanh(W_q q + W_k k)。
 
@@ -1489,7 +1526,7 @@ class AdditiveAttention(nn.Module):
         return torch.bmm(self.dropout(self.attention_weights), values)    # (B, n_q, value_size)
 
 
-# ---- notebooks/09_attention_scoring.ipynb · cell 33 · id ch09-033 ----
+# ---- notebooks/09_attention_scoring.ipynb · cell 34 · id ch09-033 ----
 class DotProductAttention(nn.Module):
     """缩放点积注意力：a(q, k) = q^T k / sqrt(d)，要求查询和键的维数 d 相同。
 
@@ -1512,7 +1549,7 @@ class DotProductAttention(nn.Module):
         return torch.bmm(self.dropout(self.attention_weights), values)    # (B, n_q, value_size)
 
 
-# ---- notebooks/10_bahdanau_attention.ipynb · cell 6 · id ch10-006 ----
+# ---- notebooks/10_bahdanau_attention.ipynb · cell 7 · id ch10-006 ----
 class AttentionDecoder(d2l.Decoder):
     """带注意力机制的解码器的基类。
 
@@ -1529,7 +1566,7 @@ class AttentionDecoder(d2l.Decoder):
             "并在文档里写明形状，例如 (batch_size, num_steps, num_src_steps)。")
 
 
-# ---- notebooks/10_bahdanau_attention.ipynb · cell 10 · id ch10-010 ----
+# ---- notebooks/10_bahdanau_attention.ipynb · cell 11 · id ch10-010 ----
 class Seq2SeqAttentionDecoder(AttentionDecoder):
     """带 Bahdanau 注意力的 RNN 解码器，与 d2l.Seq2SeqEncoder 配对。
 
@@ -1587,7 +1624,7 @@ class Seq2SeqAttentionDecoder(AttentionDecoder):
         return enc_outputs.index_select(0, index), hidden_state.index_select(1, index), enc_valid_lens
 
 
-# ---- notebooks/11_multihead_attention.ipynb · cell 9 · id ch11-008 ----
+# ---- notebooks/11_multihead_attention.ipynb · cell 10 · id ch11-008 ----
 def transpose_qkv(X, num_heads):
     """把多个头折进批量维：(batch, n, num_hiddens) -> (batch*num_heads, n, num_hiddens/num_heads)。
 
@@ -1610,7 +1647,7 @@ def transpose_output(X, num_heads):
     return X.reshape(X.shape[0], X.shape[1], -1)          # (batch, n, num_heads*p)
 
 
-# ---- notebooks/11_multihead_attention.ipynb · cell 15 · id ch11-014 ----
+# ---- notebooks/11_multihead_attention.ipynb · cell 16 · id ch11-014 ----
 class MultiHeadAttention(nn.Module):
     """多头注意力：num_heads 个缩放点积注意力并行计算，输出拼接后经 W_o 混合。
 
@@ -1679,7 +1716,7 @@ class MultiHeadAttention(nn.Module):
         return self.W_o(transpose_output(output, self.num_heads))     # (batch, num_queries, num_hiddens)
 
 
-# ---- notebooks/11_multihead_attention.ipynb · cell 41 · id ch11-040 ----
+# ---- notebooks/11_multihead_attention.ipynb · cell 42 · id ch11-040 ----
 class PositionalEncoding(nn.Module):
     """正弦位置编码：forward(X) 返回 dropout(X + P[:num_steps])。
 
@@ -1718,7 +1755,7 @@ class PositionalEncoding(nn.Module):
         return self.dropout(X + self.P[:, offset:end, :].to(X.dtype))
 
 
-# ---- notebooks/12_transformer.ipynb · cell 7 · id ch12-007 ----
+# ---- notebooks/12_transformer.ipynb · cell 8 · id ch12-007 ----
 class PositionWiseFFN(nn.Module):
     """逐位置前馈网络：对每个位置做同样的 dense2(ReLU(dense1(x)))。
 
@@ -1735,7 +1772,7 @@ class PositionWiseFFN(nn.Module):
         return self.dense2(self.relu(self.dense1(X)))
 
 
-# ---- notebooks/12_transformer.ipynb · cell 17 · id ch12-017 ----
+# ---- notebooks/12_transformer.ipynb · cell 18 · id ch12-017 ----
 class AddNorm(nn.Module):
     """残差连接后接层规范化：forward(X, Y) = LayerNorm(dropout(Y) + X)。
 
@@ -1751,7 +1788,7 @@ class AddNorm(nn.Module):
         return self.ln(self.dropout(Y) + X)
 
 
-# ---- notebooks/12_transformer.ipynb · cell 20 · id ch12-020 ----
+# ---- notebooks/12_transformer.ipynb · cell 21 · id ch12-020 ----
 class EncoderBlock(nn.Module):
     """Transformer 编码器块：多头自注意力 + 逐位置前馈网络，各带残差连接和层规范化。
 
@@ -1773,7 +1810,7 @@ class EncoderBlock(nn.Module):
         return self.addnorm2(Y, self.ffn(Y))
 
 
-# ---- notebooks/12_transformer.ipynb · cell 26 · id ch12-026 ----
+# ---- notebooks/12_transformer.ipynb · cell 27 · id ch12-026 ----
 class TransformerEncoder(d2l.Encoder):
     """Transformer 编码器：嵌入 × sqrt(num_hiddens) + 位置编码，再经过 num_layers 个 EncoderBlock。
 
@@ -1809,7 +1846,7 @@ class TransformerEncoder(d2l.Encoder):
         return X
 
 
-# ---- notebooks/12_transformer.ipynb · cell 32 · id ch12-032 ----
+# ---- notebooks/12_transformer.ipynb · cell 33 · id ch12-032 ----
 class DecoderBlock(nn.Module):
     """Transformer 解码器的第 i 块：带掩码的多头自注意力、编码器–解码器注意力、逐位置前馈网络。
 
@@ -1849,7 +1886,7 @@ class DecoderBlock(nn.Module):
         return self.addnorm3(Z, self.ffn(Z)), [enc_outputs, enc_valid_lens, new_cache]
 
 
-# ---- notebooks/12_transformer.ipynb · cell 34 · id ch12-034 ----
+# ---- notebooks/12_transformer.ipynb · cell 35 · id ch12-034 ----
 class TransformerDecoder(d2l.AttentionDecoder):
     """Transformer 解码器：嵌入 × sqrt(num_hiddens) + 位置编码，num_layers 个 DecoderBlock，全连接层。
 

@@ -40,6 +40,15 @@ def test_setup_cell_is_the_first_code_cell_and_canonical(nb):
     assert nb.cells[index].source == stamp.setup_source(), "setup cell differs: run `python -m booktools.stamp`"
 
 
+@pytest.mark.parametrize("path", CHAPTERS, ids=chapter_ids())
+def test_colab_badge_is_the_first_cell_and_opens_this_notebook(path):
+    notebook = nbformat.read(path, as_version=4)
+    index = stamp.badge_cell_index(notebook)
+    assert index == 0, "the first cell is the Colab badge: run `python -m booktools.stamp`"
+    assert notebook.cells[0].source == stamp.badge_source(path.name), \
+        "the Colab badge differs from booktools/config.py: run `python -m booktools.stamp`"
+
+
 def test_outputs_come_from_one_real_top_to_bottom_run(nb):
     counts = [c.execution_count for _, c in code_cells(nb)]
     assert counts == list(range(1, len(counts) + 1)), \
@@ -72,7 +81,8 @@ def test_no_hard_coded_device(nb):
 
 def test_chapter_shape_title_goals_summary_exercises(nb):
     markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
-    assert re.match(r"#\s+\d+\.\s+\S", nb.cells[0].source), "the first cell is the chapter title `# N. ...`"
+    content = [c for c in nb.cells if stamp.BADGE_TAG not in c.get("metadata", {}).get("tags", [])]
+    assert re.match(r"#\s+\d+\.\s+\S", content[0].source), "the first cell after the badge is the title `# N. ...`"
     assert "本章目标" in markdown
     assert re.search(r"^##\s+小结", markdown, re.M), "a 小结 section"
     exercises = re.split(r"^##\s+练习.*$", markdown, flags=re.M)

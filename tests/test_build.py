@@ -54,3 +54,17 @@ def test_execute_keeps_the_file_mode(tmp_path):
     path.chmod(0o644)
     build.execute(path)
     assert path.stat().st_mode & 0o777 == 0o644
+
+
+def test_an_edit_made_while_the_notebook_runs_is_not_overwritten(tmp_path):
+    # The running cell edits its own notebook file, as an editor (or `make stamp`) would meanwhile.
+    path = write(tmp_path / "01_a.ipynb",
+                 "import pathlib\n"
+                 "p = pathlib.Path('01_a.ipynb')\n"
+                 "p.write_text(p.read_text(encoding='utf-8').replace('EDIT_ME', 'EDITED'), encoding='utf-8')",
+                 "'EDIT_ME'")
+    with pytest.raises(build.BuildError, match="changed on disk while it ran"):
+        build.execute(path)
+    nb = nbformat.read(path, as_version=4)
+    assert nb.cells[1].source == "'EDITED'", "the edit made during the run is kept"
+    assert all(c.execution_count is None for c in nb.cells), "no outputs were written over it"

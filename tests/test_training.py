@@ -329,7 +329,10 @@ def test_corrupt_checkpoint_is_a_clear_error_not_a_silent_restart(tmp_path, dama
     damaged = path.read_bytes()
     with pytest.raises(d2l.CheckpointError, match=r'ckpt\.pt') as info:
         train(tiny_net(), 3, checkpoint_path=path)
-    assert '删除' in str(info.value)
+    if damage == 'not_a_checkpoint':  # maybe the user's own weights: never advise deleting them
+        assert '删除' not in str(info.value) and 'load_state_dict' in str(info.value)
+    else:
+        assert '删除' in str(info.value)
     assert path.read_bytes() == damaged  # left alone for the user to inspect
 
 

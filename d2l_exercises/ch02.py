@@ -1,0 +1,206 @@
+"""Checks for the exercises of chapter 2 (机器翻译数据集).
+
+* :func:`preprocess_keep_numbers` — 练习 2.1: preprocessing that leaves ``3.5`` and ``1,000`` whole;
+* :func:`batch_padding_ratio` — 练习 2.3: the padding ratio when every batch is padded to its own
+  longest sentence (the measure that length bucketing improves).
+
+Expected answers come from small references written here (a character loop, a batch loop), never
+from the student's function; typical mistakes are recognised by running them on the failing case.
+"""
+from __future__ import annotations
+
+import re
+
+from .core import Case, check_function
+
+def _never_raises(diagnose):
+    """A diagnosis is a bonus: if it trips over an unexpected answer, the check still reports normally."""
+    def safe(got, case):
+        try:
+            return diagnose(got, case)
+        except Exception:  # any answer the student's code can produce
+            return None
+    return safe
+
+
+# ---------------------------------------------------------------------------------------------------
+# 练习 2.1 不拆开数字的预处理
+# ---------------------------------------------------------------------------------------------------
+
+PREPROCESS_TITLE = '练习 2.1 不拆开数字的预处理'
+_PUNCT = ',.!?'
+
+
+def _is_digit(char):
+    return '0' <= char <= '9'
+
+
+def _preprocess_reference(text):
+    """Character by character: a space before , . ! ? that follows a non-space, unless the mark is
+    a . or , with a digit on both sides (3.5, 1,000)."""
+    text = text.replace('\u202f', ' ').replace('\xa0', ' ').lower()
+    out = []
+    for i, char in enumerate(text):
+        if char in _PUNCT and i > 0 and text[i - 1] != ' ':
+            inside_number = (char in '.,' and _is_digit(text[i - 1])
+                             and i + 1 < len(text) and _is_digit(text[i + 1]))
+            if not inside_number:
+                out.append(' ')
+        out.append(char)
+    return ''.join(out)
+
+
+_PREPROCESS_INPUTS = (
+    'It costs 3.50, not 1,000.',
+    "I'm 5.",
+    'Room no.5, please!',
+    'Pi is 3.14159\u202f!',
+    'Hi, Tom. Wait...',
+    'Ça\xa0alors\u202f! 2,5 kg?',
+)
+
+
+def _preprocess_cases():
+    return [Case((text,), _preprocess_reference(text), f'text={text!r}') for text in _PREPROCESS_INPUTS]
+
+
+def _normalise(text):
+    return text.replace('\u202f', ' ').replace('\xa0', ' ').lower()
+
+
+def _preprocess_mistakes(text):
+    yield (re.sub(r'(?<=[^ ])(?=[,.!?])', ' ', _normalise(text)),
+           '数字中间的 . 和 , 仍然被分开了（这是原来的 preprocess_nmt）。'
+           '当标点是 . 或 , 并且前后都是数字时，不要在它前面插空格。')
+    yield (re.sub(r'(?<=[^ \d])(?=[,.!?])', ' ', _normalise(text)),
+           '你只看了标点前面的字符：数字后面的标点一律没有分开，'
+           '可句末的 "5." 应当变成 "5 ."。只有前后都是数字（如 3.5）时才不分开。')
+    yield (re.sub(r'(?<=[^ ])(?=[,.!?](?!\d))', ' ', _normalise(text)),
+           '你只看了标点后面的字符：像 "no.5" 这样前面是字母的 . 仍应分开。'
+           '数字里的标点，前后两边都必须是数字（在否定断言里再套一个向后断言 `(?<=[0-9])`）。')
+    yield (re.sub(r'(?<=[^ ])(?=[,.!?])(?!(?<=[0-9])[.,][0-9])', ' ', text),
+           '别忘了 preprocess_nmt 原有的两步：把 \\u202f 和 \\xa0 换成普通空格，再转成小写。')
+    yield (re.sub(r'(?<=[^ ])(?=[,.!?])(?!(?<=[0-9])[.,][0-9])', ' ', text.lower()),
+           '还要把两种不换行空格 \\u202f 和 \\xa0 换成普通空格（preprocess_nmt 的第一步）。')
+
+
+def _diagnose_preprocess(got, case):
+    if not isinstance(got, str):
+        return '返回处理后的字符串（str），例如用 `re.sub(...)` 的结果。'
+    for wrong, hint in _preprocess_mistakes(*case.args):
+        if got == wrong:
+            return hint
+    return None
+
+
+def _explain_regex_errors(func):
+    """The student's function, with a malformed regular expression explained in Chinese.
+
+    Without this, the report would point into the `re` module's own source, not at the pattern."""
+    if not callable(func):
+        return func  # check_function says what to pass
+
+    def preprocess(text):
+        try:
+            return func(text)
+        except re.error as error:
+            advice = ('向后断言 `(?<=...)`、`(?<!...)` 里只能写固定长度的模式，不能用 `+`、`*`。'
+                      if 'look-behind' in str(error) else '检查括号是否配对、特殊字符是否需要转义。')
+            raise ValueError(f'正则表达式写错了（re.error: {error}）。{advice}') from None
+    return preprocess
+
+
+def preprocess_keep_numbers(func) -> bool:
+    """练习 2.1: check ``func(text) -> str``.
+
+    Like ``preprocess_nmt`` (non-breaking spaces → space, lower case, a space before , . ! ? that
+    follows a non-space), except that a . or , with an ASCII digit on both sides stays put.
+    Prints ✓/✗/⏳ and returns True when every case passes."""
+    return check_function(
+        PREPROCESS_TITLE, _explain_regex_errors(func), _preprocess_cases(),
+        hint=('在 preprocess_nmt 的正则表达式 `(?<=[^ ])(?=[,.!?])` 后面再加一个否定的向前断言 `(?!...)`，'
+              '排除“前一个字符是数字、标点是 . 或 ,、后一个字符也是数字”的位置'
+              '（向前断言里可以再套一个向后断言）。'),
+        diagnose=_never_raises(_diagnose_preprocess))
+
+
+# ---------------------------------------------------------------------------------------------------
+# 练习 2.3 每批填充到本批最长句子时的填充比例
+# ---------------------------------------------------------------------------------------------------
+
+PADDING_TITLE = '练习 2.3 按批填充的填充比例'
+
+
+def _padding_reference(lengths, batch_size):
+    """Build the padded batches token by token and count the <pad> entries."""
+    rows = []
+    for start in range(0, len(lengths), batch_size):
+        batch = [['w'] * n + ['<eos>'] for n in lengths[start:start + batch_size]]
+        width = max(len(row) for row in batch)
+        rows.extend(row + ['<pad>'] * (width - len(row)) for row in batch)
+    tokens = [token for row in rows for token in row]
+    return tokens.count('<pad>') / len(tokens)
+
+
+_PADDING_INPUTS = (
+    ([3, 7, 2, 5, 4, 6, 1], 3),
+    ([1, 1, 2, 3, 3, 4, 6, 9], 4),   # sorted by length: what bucketing produces
+    ([2, 8, 5], 16),                 # fewer sentences than batch_size: a single batch
+    ([4, 4, 4, 4], 2),               # no padding at all
+)
+
+
+def _padding_cases():
+    return [Case((list(lengths), batch_size), _padding_reference(lengths, batch_size),
+                 f'lengths={lengths}，batch_size={batch_size}') for lengths, batch_size in _PADDING_INPUTS]
+
+
+def _padding_mistakes(lengths, batch_size):
+    batches = [lengths[s:s + batch_size] for s in range(0, len(lengths), batch_size)]
+
+    def pooled(batches, extra=1, width=None):
+        pads = positions = 0
+        for batch in batches:
+            sizes = [n + extra for n in batch]
+            w = width if width is not None else max(sizes)
+            positions += w * len(sizes)
+            pads += sum(w - n for n in sizes)
+        return pads / positions if positions else 0.0
+
+    right = pooled(batches)
+    yield pooled(batches, extra=0), ('每个句子末尾还有一个 <eos>：第 i 句占 n_i + 1 个位置（有效长度 ℓ_i = n_i + 1），'
+                                     '每批的宽度也是本批最大的 n_i + 1。')
+    yield pooled(batches, width=max(lengths) + 1), ('你把所有批量都填充到了全体最长的句子。'
+                                                   '这里每个批量只填充到本批最长的句子（再加 <eos>）。')
+    per_batch = [pooled([batch]) for batch in batches]
+    yield sum(per_batch) / len(per_batch), ('不要对各批的填充比例求平均：各批的位置数不同。'
+                                            'ρ = 全部填充位置数 / 全部位置数。')
+    full = [batch for batch in batches if len(batch) == batch_size]
+    if len(full) != len(batches):
+        yield pooled(full), '最后一个不满 batch_size 的批量也要算进去。'
+    yield 1 - right, '你算的是有效位置所占的比例 1 - ρ；题目要的是填充位置所占的比例 ρ。'
+
+
+def _diagnose_padding(got, case):
+    try:
+        value = float(got)
+    except Exception:  # None, a list, a tensor of several numbers ...
+        return '返回一个数（float），例如 `pads / positions`。'
+    for wrong, hint in _padding_mistakes(*case.args):
+        if abs(value - wrong) <= 1e-6 and abs(wrong - case.expected) > 1e-6:
+            return hint
+    return None
+
+
+def batch_padding_ratio(func) -> bool:
+    """练习 2.3: check ``func(lengths, batch_size) -> float``.
+
+    lengths: a list of sentence lengths n_i in tokens (without <eos>), in batch order; batches are
+    consecutive groups of batch_size (the last may be smaller); each batch is padded to its own
+    longest sentence plus <eos>. The answer is ρ = padding positions / all positions.
+    Prints ✓/✗/⏳ and returns True when every case passes."""
+    return check_function(
+        PADDING_TITLE, func, _padding_cases(),
+        hint=('按顺序每 batch_size 个句子组成一批（最后一批可以不满）；第 i 句占 n_i + 1 个位置（含 <eos>），'
+              '一批的宽度是本批最大的 n_i + 1。把所有批量的填充位置数和总位置数分别加起来再相除。'),
+        diagnose=_never_raises(_diagnose_padding))
