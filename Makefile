@@ -78,8 +78,8 @@ student: venv  ## the student edition (solutions stripped) in _build/student/not
 colab-test: venv  ## Colab, simulated: fresh venv with torch, the setup cell's own pip command, chapter 1 (~3 min)
 	D2L_COLAB_TEST=1 TORCH_SPEC='$(TORCH_SPEC)' $(PY) -m pytest -p no:xdist -q tests/system
 
-stability: venv  ## run the nbval suite 3 times from a clean checkout; report every cell that ever differed
-	$(PY) -m booktools.stability --runs 3
+stability: venv  ## run the nbval suite (both editions) 3 times from a clean checkout; report every cell that ever differed
+	$(PY) -m booktools.stability --runs 3 --report _build/stability.md
 
 bench: venv  ## speed and quality benchmarks; each prints a table (compare.py trains 3 models x 5 min)
 	$(PY) bench/train_small.py

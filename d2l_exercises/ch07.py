@@ -8,47 +8,15 @@ table with plain Python, never from the student's function.
 """
 from __future__ import annotations
 
-import functools
 import collections
 
 import torch
 from torch import nn
 
-from d2l_exercises.core import Case, _short, check_function, compare
+from d2l_exercises.core import Case, check_function, compare
+from d2l_exercises.core import never_raises as _safe, safe_compare as _safe_compare, matches as _matches, pair as _pair
 
 __all__ = ['clipped_matches', 'greedy_decode', 'ScriptedDecoder']
-
-
-def _matches(got, value):
-    return compare(got, value) is None
-
-def _safe(diagnose):
-    """A diagnosis that trips over a strange answer gives no specific hint instead of raising."""
-    @functools.wraps(diagnose)
-    def wrapper(got, case):
-        try:
-            return diagnose(got, case)
-        except Exception:
-            return None
-    return wrapper
-
-
-def _safe_compare(compare_fn):
-    """A comparison that trips over a strange answer reports it as wrong instead of raising."""
-    @functools.wraps(compare_fn)
-    def wrapper(got, expected):
-        try:
-            return compare_fn(got, expected)
-        except Exception:
-            return '看不懂你的返回值，请对照练习说明检查返回值的类型和结构'
-    return wrapper
-
-
-
-def _pair(got, names):
-    if isinstance(got, (tuple, list)) and len(got) == 2:
-        return got[0], got[1], None
-    return None, None, f'应当返回两个值 ({names[0]}, {names[1]})，却返回了 {_short(got)}'
 
 
 # ----------------------------------------------------------------------------------------------

@@ -150,6 +150,44 @@ def _student_line(error):
     return ''
 
 
+def never_raises(diagnose):
+    """A diagnosis is a bonus: if it trips over an unexpected answer, it gives no specific hint
+    instead of raising (the check still reports the wrong answer)."""
+    def safe(got, case):
+        try:
+            return diagnose(got, case)
+        except Exception:  # any answer the student's code can produce
+            return None
+    safe.__wrapped__ = diagnose
+    return safe
+
+
+UNREADABLE = '看不懂你的返回值，请对照练习说明检查返回值的类型和结构'
+
+
+def safe_compare(compare_fn):
+    """A comparison that trips over a strange answer reports it as wrong instead of raising."""
+    def safe(got, expected):
+        try:
+            return compare_fn(got, expected)
+        except Exception:
+            return UNREADABLE
+    safe.__wrapped__ = compare_fn
+    return safe
+
+
+def matches(got, value, **tolerances):
+    """True when `got` equals `value` in the sense of `compare` (for diagnoses of typical mistakes)."""
+    return compare(got, value, **tolerances) is None
+
+
+def pair(got, names):
+    """(first, second, None) when `got` is a pair, else (None, None, a sentence saying what came back)."""
+    if isinstance(got, (tuple, list)) and len(got) == 2:
+        return got[0], got[1], None
+    return None, None, f'应当返回两个值 ({names[0]}, {names[1]})，却返回了 {_short(got)}'
+
+
 def report(title, verdict, lines=()):
     """Print the verdict line and the explanation lines under it."""
     print(f'{verdict} {title}')
@@ -185,9 +223,9 @@ def check_function(title: str, func: Callable, cases: Sequence[Case], *, hint: s
                                  f'{type(error).__name__}: {error} {_student_line(error)}',
                                  f'提示：{hint}' if hint else ''])
             return False
-        problem = (compare_fn or (lambda g, e: compare(g, e, atol=atol, rtol=rtol)))(got, case.expected)
+        problem = safe_compare(compare_fn or (lambda g, e: compare(g, e, atol=atol, rtol=rtol)))(got, case.expected)
         if problem:
-            specific = diagnose(got, case) if diagnose else None
+            specific = never_raises(diagnose)(got, case) if diagnose else None
             report(title, FAIL, [f'第 {number} 个检查（{case.description}）：{problem}。',
                                  f'提示：{specific}' if specific else (f'提示：{hint}' if hint else '')])
             return False

@@ -11,7 +11,6 @@ from __future__ import annotations
 import collections
 import math
 
-import nbformat
 import pytest
 import torch
 from torch import nn
