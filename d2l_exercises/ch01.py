@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from .core import Case, check_function, compare
-from .core import never_raises as _never_raises
+
 
 # ---------------------------------------------------------------------------------------------------
 # 练习 1.3 只对有效位置求平均的上下文
@@ -92,7 +92,7 @@ def masked_mean_context(func) -> bool:
         MASKED_MEAN_TITLE, func, _masked_mean_cases(),
         hint=('对第 i 个序列，只把前 valid_lens[i] 个位置的嵌入加起来，再除以 valid_lens[i]；'
               '结果形状 (batch_size, embed_size)。'),
-        diagnose=_never_raises(_diagnose_masked_mean))
+        diagnose=_diagnose_masked_mean)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -229,4 +229,4 @@ def greedy_decode(func) -> bool:
         hint=('从 `dec_X = torch.tensor([[bos_id]])` 出发，循环至多 max_steps 次：'
               '`Y_hat, state = decoder(dec_X, state)`，`dec_X = Y_hat.argmax(dim=-1)`，'
               '遇到 eos_id 就停，其余词元用 `.item()` 取出放进列表。'),
-        diagnose=_never_raises(_diagnose_greedy), compare_fn=_compare_token_lists)
+        diagnose=_diagnose_greedy, compare_fn=_compare_token_lists)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from .core import Case, check_function
-from .core import never_raises as _never_raises
+
 
 # ---------------------------------------------------------------------------------------------------
 # 练习 2.1 不拆开数字的预处理
@@ -112,7 +112,7 @@ def preprocess_keep_numbers(func) -> bool:
         hint=('在 preprocess_nmt 的正则表达式 `(?<=[^ ])(?=[,.!?])` 后面再加一个否定的向前断言 `(?!...)`，'
               '排除“前一个字符是数字、标点是 . 或 ,、后一个字符也是数字”的位置'
               '（向前断言里可以再套一个向后断言）。'),
-        diagnose=_never_raises(_diagnose_preprocess))
+        diagnose=_diagnose_preprocess)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -194,4 +194,4 @@ def batch_padding_ratio(func) -> bool:
         PADDING_TITLE, func, _padding_cases(),
         hint=('按顺序每 batch_size 个句子组成一批（最后一批可以不满）；第 i 句占 n_i + 1 个位置（含 <eos>），'
               '一批的宽度是本批最大的 n_i + 1。把所有批量的填充位置数和总位置数分别加起来再相除。'),
-        diagnose=_never_raises(_diagnose_padding))
+        diagnose=_diagnose_padding)

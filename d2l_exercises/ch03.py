@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from .core import Case, check_function, compare
-from .core import never_raises as _never_raises
+
 
 # ---------------------------------------------------------------------------------------------------
 # 练习 3.2 用 packing 跳过填充的编码器
@@ -111,7 +111,7 @@ def packed_encode(func) -> bool:
         hint=('嵌入 `encoder.embedding(X.t())`（时间步优先），'
               '`nn.utils.rnn.pack_padded_sequence(embs, valid_lens.tolist(), enforce_sorted=False)` 打包，'
               '交给 `encoder.rnn`，再用 `pad_packed_sequence(..., total_length=X.shape[1])` 还原 output。'),
-        diagnose=_never_raises(_diagnose_packed))
+        diagnose=_diagnose_packed)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -176,4 +176,4 @@ def reverse_valid(func) -> bool:
         REVERSE_TITLE, func, _reverse_cases(),
         hint=('先 `Y = X.clone()`，再对每一行 i 令 `Y[i, :n] = X[i, :n].flip(0)`（n = valid_lens[i]）；'
               '也可以用索引一次完成：位置 t < n 时取 n-1-t，否则取 t，再用 `X.gather(1, index)`。'),
-        diagnose=_never_raises(_diagnose_reverse))
+        diagnose=_diagnose_reverse)

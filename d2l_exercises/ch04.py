@@ -15,7 +15,7 @@ from __future__ import annotations
 import torch
 
 from .core import FAIL, Case, check_function, compare, report
-from .core import never_raises as _never_raises
+
 
 TITLE = '练习 4.3 把编码器的全部输出放进状态的解码器'
 VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS = 10, 6, 8, 2
@@ -185,4 +185,4 @@ def output_state_decoder(cls) -> bool:
         hint=('状态是 (enc_output, hidden)：enc_output 形状 (num_steps, batch_size, num_hiddens)，原样传下去；'
               'hidden 形状 (num_layers, batch_size, num_hiddens)，每次调用后更新。每次调用都用 '
               'enc_output[-1] 作上下文，拼在嵌入后面；两者的批量都在第 1 维。'),
-        diagnose=_never_raises(_diagnose(setting)))
+        diagnose=_diagnose(setting))

@@ -14,7 +14,7 @@ import math
 import torch
 
 from d2l_exercises.core import Case, check_function
-from d2l_exercises.core import never_raises as _safe, matches as _matches
+from d2l_exercises.core import matches as _matches
 
 __all__ = ['smoothed_masked_ce', 'masked_softmax']
 
@@ -122,7 +122,7 @@ def smoothed_masked_ce(func) -> bool:
         '练习 5.2（b）带标签平滑的遮蔽损失', func, _smoothed_ce_cases(),
         hint='先用 F.log_softmax(pred, dim=-1) 得到 log p，每个词元的损失是 (1-epsilon)·(-log p_y) + '
              'epsilon·mean_k(-log p_k)；再用 sequence_mask 去掉填充位置，除以有效词元数（至少为 1）。',
-        diagnose=_safe(_diagnose_smoothed_ce))
+        diagnose=_diagnose_smoothed_ce)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -204,4 +204,4 @@ def masked_softmax(func) -> bool:
         '练习 5.3 带遮蔽的 softmax', func, _masked_softmax_cases(),
         hint='把 X 看成 batch_size * num_queries 行、每行 num_keys 个分数；每行的有效长度是它所属样本的 '
              'valid_len（repeat_interleave）；用 sequence_mask(..., value=-1e6) 遮蔽后沿最后一维 softmax。',
-        diagnose=_safe(_diagnose_masked_softmax))
+        diagnose=_diagnose_masked_softmax)

@@ -11,7 +11,7 @@ import math
 import torch
 
 from d2l_exercises.core import Case, check_function, compare
-from d2l_exercises.core import never_raises as _safe, safe_compare as _safe_compare, matches as _matches, pair as _pair
+from d2l_exercises.core import matches as _matches, pair as _pair
 
 __all__ = ['clip_by_global_norm', 'teacher_forcing_batch']
 
@@ -114,7 +114,7 @@ def clip_by_global_norm(func) -> bool:
         '练习 6.8 按全局范数裁剪梯度', _run_clip(func), _clip_cases(),
         hint='||g|| = sqrt(所有张量所有元素的平方和)；scale = min(1, theta/||g||)；'
              'return [g * scale for g in grads], ||g||。',
-        diagnose=_safe(_diagnose_clip), compare_fn=_safe_compare(_compare_clip))
+        diagnose=_diagnose_clip, compare_fn=_compare_clip)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -193,4 +193,4 @@ def teacher_forcing_batch(func) -> bool:
         '练习 6.9 强制教学的一个小批量', func, _teacher_forcing_cases(),
         hint='L = int(Y_valid_len.max())；labels = Y[:, :L]；'
              'dec_input = torch.cat([torch.full((batch_size, 1), bos), labels[:, :-1]], dim=1)。',
-        diagnose=_safe(_diagnose_teacher_forcing), compare_fn=_safe_compare(_compare_teacher_forcing))
+        diagnose=_diagnose_teacher_forcing, compare_fn=_compare_teacher_forcing)

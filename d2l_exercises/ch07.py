@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from d2l_exercises.core import Case, check_function, compare
-from d2l_exercises.core import never_raises as _safe, safe_compare as _safe_compare, matches as _matches, pair as _pair
+from d2l_exercises.core import matches as _matches, pair as _pair
 
 __all__ = ['clipped_matches', 'greedy_decode', 'ScriptedDecoder']
 
@@ -103,7 +103,7 @@ def clipped_matches(func) -> bool:
         '练习 7.6 截断的 n 元组匹配数', func, cases,
         hint='用 ngram_counts(tokens, n) 数预测和每个参考译文的 n 元组；上限取各参考译文计数的逐项最大值'
              '（Counter 的 |）；matches = sum(min(次数, 上限))，total = max(0, len(tokens) - n + 1)。',
-        diagnose=_safe(_diagnose_matches), compare_fn=_safe_compare(_compare_matches))
+        diagnose=_diagnose_matches, compare_fn=_compare_matches)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -242,4 +242,4 @@ def greedy_decode(func) -> bool:
         hint='with eval_mode(decoder), torch.no_grad(): 从 (batch_size, 1) 的 <bos> 出发，循环 num_steps 次：'
              'Y, state = decoder(dec_X, state)；dec_X = Y.argmax(dim=2)；记下每步的词元；'
              '最后每个句子截到它的第一个 <eos>。',
-        diagnose=_safe(_diagnose_greedy), compare_fn=_safe_compare(_compare_greedy))
+        diagnose=_diagnose_greedy, compare_fn=_compare_greedy)

@@ -13,7 +13,7 @@ import math
 import torch
 
 from d2l_exercises.core import Case, check_function
-from d2l_exercises.core import never_raises as _safe, matches as _matches
+from d2l_exercises.core import matches as _matches
 
 __all__ = ['laplace_weights', 'loo_predict']
 
@@ -72,7 +72,7 @@ def laplace_weights(func) -> bool:
         '练习 8.2 拉普拉斯核的注意力权重', func, cases,
         hint='仿照 nw_weights：scores = -(queries[:, None] - keys[None, :]).abs() * w，'
              '再 torch.softmax(scores, dim=1)。',
-        diagnose=_safe(_diagnose_laplace))
+        diagnose=_diagnose_laplace)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -129,4 +129,4 @@ def loo_predict(func) -> bool:
         '练习 8.7 留一法的核回归预测', func, cases,
         hint='scores = -((x[:, None] - x[None, :]) * w) ** 2 / 2，形状 (n, n)；把对角线换成 -inf：'
              'scores.masked_fill(torch.eye(n, dtype=torch.bool), float("-inf"))；再沿 dim=1 softmax，乘 y。',
-        diagnose=_safe(_diagnose_loo))
+        diagnose=_diagnose_loo)
