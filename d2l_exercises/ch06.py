@@ -10,7 +10,7 @@ import math
 
 import torch
 
-from d2l_exercises.core import Case, check_function, compare
+from d2l_exercises.core import Case, check_function, compare_pair
 from d2l_exercises.core import matches as _matches, pair as _pair
 
 __all__ = ['clip_by_global_norm', 'teacher_forcing_batch']
@@ -39,11 +39,7 @@ def _run_clip(func):
 
 
 def _compare_clip(got, expected):
-    clipped, norm, problem = _pair(got['result'], ('clipped', 'norm'))
-    if problem:
-        return problem
-    problem = (compare(clipped, expected['clipped'], where='clipped')
-               or compare(norm, expected['norm'], where='norm'))
+    problem = compare_pair(got['result'], (expected['clipped'], expected['norm']), ('clipped', 'norm'))
     if problem:
         return problem
     if not got['unchanged']:
@@ -129,10 +125,7 @@ def _reference_teacher_forcing(Y, Y_valid_len, bos):
 
 
 def _compare_teacher_forcing(got, expected):
-    dec_input, labels, problem = _pair(got, ('dec_input', 'labels'))
-    if problem:
-        return problem
-    return compare(dec_input, expected[0], where='dec_input') or compare(labels, expected[1], where='labels')
+    return compare_pair(got, expected, ('dec_input', 'labels'))
 
 
 def _diagnose_teacher_forcing(got, case):

@@ -13,7 +13,7 @@ import collections
 import torch
 from torch import nn
 
-from d2l_exercises.core import Case, check_function, compare
+from d2l_exercises.core import Case, check_function, compare, compare_pair
 from d2l_exercises.core import matches as _matches, pair as _pair
 
 __all__ = ['clipped_matches', 'greedy_decode', 'ScriptedDecoder']
@@ -44,10 +44,7 @@ def _reference_matches(pred, references, n):
 
 
 def _compare_matches(got, expected):
-    matches, total, problem = _pair(got, ('matches', 'total'))
-    if problem:
-        return problem
-    return compare(matches, expected[0], where='matches') or compare(total, expected[1], where='total')
+    return compare_pair(got, expected, ('matches', 'total'))
 
 
 def _diagnose_matches(got, case):

@@ -188,6 +188,16 @@ def pair(got, names):
     return None, None, f'应当返回两个值 ({names[0]}, {names[1]})，却返回了 {_short(got)}'
 
 
+def compare_pair(got, expected, names, **tolerances):
+    """`compare` for functions that return two values: says when `got` is not a pair, else compares
+    each half under its own name (e.g. names=('dec_input', 'labels'))."""
+    first, second, problem = pair(got, names)
+    if problem:
+        return problem
+    return (compare(first, expected[0], where=names[0], **tolerances)
+            or compare(second, expected[1], where=names[1], **tolerances))
+
+
 def report(title, verdict, lines=()):
     """Print the verdict line and the explanation lines under it."""
     print(f'{verdict} {title}')
