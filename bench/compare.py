@@ -5,9 +5,9 @@
 
 The models are the book's own classes from d2l_local, unchanged:
 
-* ``gru``: ``d2l.Seq2SeqEncoder`` + ``d2l.Seq2SeqDecoder`` (chapters 3-6, no attention);
-* ``bahdanau``: ``d2l.Seq2SeqEncoder`` + ``d2l.Seq2SeqAttentionDecoder`` (chapter 10);
-* ``transformer``: ``d2l.TransformerEncoder`` + ``d2l.TransformerDecoder`` (chapter 12).
+* ``gru``: ``d2l.Seq2SeqEncoder`` + ``d2l.Seq2SeqDecoder`` (chapters 4-7, no attention);
+* ``bahdanau``: ``d2l.Seq2SeqEncoder`` + ``d2l.Seq2SeqAttentionDecoder`` (chapter 12);
+* ``transformer``: ``d2l.TransformerEncoder`` + ``d2l.TransformerDecoder`` (chapter 14).
 
 All of them see the same data: the training part of ``d2l.load_data_nmt_split(seed=0,
 max_tokens=...)`` (the whole fra-eng corpus, split by English sentence, sentence pairs with at most
@@ -48,11 +48,11 @@ import d2l_local as d2l  # noqa: E402
 MODEL_NAMES = ('gru', 'bahdanau', 'transformer')
 # The names of d2l_local each model needs, and where the book defines them.
 REQUIRES = {
-    'gru': (('Seq2SeqEncoder', 'Seq2SeqDecoder'), 'chapters 3-4'),
-    'bahdanau': (('Seq2SeqEncoder', 'Seq2SeqAttentionDecoder'), 'chapter 10'),
-    'transformer': (('TransformerEncoder', 'TransformerDecoder'), 'chapter 12'),
+    'gru': (('Seq2SeqEncoder', 'Seq2SeqDecoder'), 'chapters 4-5'),
+    'bahdanau': (('Seq2SeqEncoder', 'Seq2SeqAttentionDecoder'), 'chapter 12'),
+    'transformer': (('TransformerEncoder', 'TransformerDecoder'), 'chapter 14'),
 }
-EVAL_REQUIRES = ('predict_seq2seq', 'corpus_bleu', 'group_references')  # chapter 7
+EVAL_REQUIRES = ('predict_seq2seq', 'corpus_bleu', 'group_references')  # chapter 9
 
 # The data every model shares.
 DATA_DEFAULTS = dict(max_tokens=9, min_freq=5, num_train=None, seed=0)
@@ -138,7 +138,7 @@ def _build_model(spec, src_vocab, tgt_vocab):
 
 
 def init_weights(net, how):
-    """'xavier': the book's d2l.xavier_init_weights (chapter 6: Xavier-uniform weights of every Linear
+    """'xavier': the book's d2l.xavier_init_weights (chapter 7: Xavier-uniform weights of every Linear
     and GRU layer, as d2l's train_seq2seq does); 'default': leave PyTorch's initialisation alone."""
     if how == 'xavier':
         net.apply(d2l.xavier_init_weights)
@@ -579,7 +579,7 @@ def main(argv=None):
             raise SystemExit(f'unknown model {m!r}; choose from {", ".join(MODEL_NAMES)}')
     missing_eval = [n for n in EVAL_REQUIRES if not hasattr(d2l, n)]
     if missing_eval:
-        raise SystemExit(f'd2l_local has no {", ".join(missing_eval)} (chapter 7) yet: '
+        raise SystemExit(f'd2l_local has no {", ".join(missing_eval)} (chapter 9) yet: '
                          'regenerate it with `python -m booktools.extract`')
     specs = apply_overrides(default_specs(), args.set)
     device = d2l.try_gpu()

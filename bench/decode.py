@@ -1,4 +1,4 @@
-"""Benchmark: greedy decoding one sentence at a time (d2l-style) vs. one batch (chapter 7).
+"""Benchmark: greedy decoding one sentence at a time (d2l-style) vs. one batch (chapter 9).
 
     D2L_DATA_DIR=/work/shared/data .venv/bin/python bench/decode.py [--sentences 2000] [--train-steps 100] [--threads N]
 
@@ -9,7 +9,7 @@ Model: d2l.Seq2SeqEncoder/Seq2SeqDecoder, 2 layers, embed_size = num_hiddens = 2
 (--train-steps Adam steps of batch 128, 100 by default, seeded) so that it emits <eos> at sensible
 lengths like a real model; both rows decode with this same model.
 Row (a) re-implements what d2l's predict_seq2seq does per sentence (batch of 1, no torch.no_grad,
-one .item() per token); row (b) is chapter 7's predict_seq2seq on the whole list in one call.
+one .item() per token); row (b) is chapter 9's predict_seq2seq on the whole list in one call.
 The batched run is compute-bound (the output layer is most of the arithmetic), so the speed-up
 depends on the target vocabulary size and on how many cores the matmuls get: the table prints the
 arithmetic and the achieved GFLOP/s. Timings are only meaningful on an otherwise idle machine.
@@ -55,7 +55,7 @@ def d2l_style_predict(net, src_sentence, src_vocab, tgt_vocab, num_steps, device
 
 
 def train_briefly(net, train_iter, tgt_vocab, steps, device, lr=0.005):
-    """A plain teacher-forcing loop (chapter 6's recipe without plots), `steps` minibatches."""
+    """A plain teacher-forcing loop (chapter 7's recipe without plots), `steps` minibatches."""
     loss_fn = d2l.MaskedSoftmaxCELoss()
     optimizer = torch.optim.Adam(net.parameters(), lr=lr)
     net.train()

@@ -1,4 +1,4 @@
-"""Benchmark of chapter 6: d2l's small fra-eng configuration, 300 epochs.
+"""Benchmark of chapter 7: d2l's small fra-eng configuration, 300 epochs.
 
     D2L_DATA_DIR=/work/shared/data .venv/bin/python bench/train_small.py [--epochs 300] [--skip-reference]
 

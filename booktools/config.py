@@ -30,9 +30,9 @@ def _notebook_file(notebook_name) -> str:
 
     name = PurePath(str(notebook_name)).name
     if not name.endswith(".ipynb"):
-        name += ".ipynb"  # a chapter's stem, e.g. "03_encoder"
+        name += ".ipynb"  # a chapter's stem, e.g. "04_encoder"
     if name == ".ipynb":
-        raise ValueError(f"not a notebook name: {notebook_name!r} (expected e.g. '03_encoder.ipynb')")
+        raise ValueError(f"not a notebook name: {notebook_name!r} (expected e.g. '04_encoder.ipynb')")
     return name
 
 
@@ -40,7 +40,7 @@ def colab_url(notebook_name, repo_url: str | None = None, branch: str | None = N
     """The URL that opens one chapter in Colab, straight from GitHub.
 
     ``notebook_name`` is the notebook's file name, a path to it, or its stem
-    (``"03_encoder.ipynb"``, ``Path("notebooks/03_encoder.ipynb")``, ``"03_encoder"``).
+    (``"04_encoder.ipynb"``, ``Path("notebooks/04_encoder.ipynb")``, ``"04_encoder"``).
     """
     return (f"https://colab.research.google.com/github/{github_repo(repo_url)}/blob/"
             f"{branch or REPO_BRANCH}/{NOTEBOOK_DIR}/{_notebook_file(notebook_name)}")

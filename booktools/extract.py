@@ -276,7 +276,7 @@ def collect_blocks(notebook_dir: Path) -> list[Block]:
     blocks: list[Block] = []
     saved_in: dict[str, str] = {}  # name → where it was saved
     for path in notebook_paths(notebook_dir):
-        notebook = f"{notebook_dir.name}/{path.name}"  # e.g. notebooks/03_encoder.ipynb
+        notebook = f"{notebook_dir.name}/{path.name}"  # e.g. notebooks/04_encoder.ipynb
         for index, cell in enumerate(read_cells(path)):
             block = block_from_cell(notebook, index, cell)
             if block is None:

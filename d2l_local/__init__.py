@@ -607,7 +607,7 @@ def load_data_dates(batch_size, num_examples=10000, num_steps=None, seed=0):
     return data_iter, src_vocab, tgt_vocab
 
 
-# ---- notebooks/03_encoder.ipynb · cell 12 · id ch03-11 ----
+# ---- notebooks/04_encoder.ipynb · cell 12 · id ch04-11 ----
 class Seq2SeqEncoder(d2l.Encoder):
     """序列到序列学习的 RNN 编码器：嵌入层 + 多层 GRU，内部按时间步优先排列。
 
@@ -630,7 +630,7 @@ class Seq2SeqEncoder(d2l.Encoder):
         return output, state
 
 
-# ---- notebooks/04_decoder.ipynb · cell 16 · id ch04-15 ----
+# ---- notebooks/05_decoder.ipynb · cell 16 · id ch05-15 ----
 class Seq2SeqDecoder(d2l.Decoder):
     """序列到序列学习的 RNN 解码器：上下文放在状态里，逐步调用与一次调用结果相同。
 
@@ -667,7 +667,7 @@ class Seq2SeqDecoder(d2l.Decoder):
         return hidden.index_select(1, index), context.index_select(0, index)
 
 
-# ---- notebooks/05_masking_and_loss.ipynb · cell 18 · id ch05-16 ----
+# ---- notebooks/06_masking_and_loss.ipynb · cell 18 · id ch06-16 ----
 def sequence_mask(X, valid_len, value=0):
     """返回 X 的新副本，其中第 i 行第 t >= valid_len[i] 个时间步的元素都换成 value。
 
@@ -713,7 +713,7 @@ def sequence_mask(X, valid_len, value=0):
     return X.masked_fill(~keep, value)                      # 新张量，X 不变
 
 
-# ---- notebooks/05_masking_and_loss.ipynb · cell 35 · id ch05-33 ----
+# ---- notebooks/06_masking_and_loss.ipynb · cell 35 · id ch06-33 ----
 class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
     """带遮蔽的 softmax 交叉熵：只对有效词元求平均。
 
@@ -748,7 +748,7 @@ class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
         return token_loss.masked_fill(~valid, 0).sum() / valid.sum().clamp(min=1)
 
 
-# ---- notebooks/06_training.ipynb · cell 10 · id ch06-09 ----
+# ---- notebooks/07_training.ipynb · cell 10 · id ch07-09 ----
 def grad_clipping(net, theta):
     """把 net 全部参数的梯度看成一个向量 g，做 g <- min(1, theta/||g||) g。
 
@@ -764,7 +764,7 @@ def grad_clipping(net, theta):
     return norm
 
 
-# ---- notebooks/06_training.ipynb · cell 14 · id ch06-13 ----
+# ---- notebooks/07_training.ipynb · cell 14 · id ch07-13 ----
 def xavier_init_weights(module):
     """Xavier 均匀初始化：nn.Linear 的权重，以及 RNN（GRU、LSTM……）的每个权重矩阵；偏置不动。
     用法：net.apply(xavier_init_weights)。"""
@@ -776,7 +776,7 @@ def xavier_init_weights(module):
                 nn.init.xavier_uniform_(param)
 
 
-# ---- notebooks/06_training.ipynb · cell 18 · id ch06-17 ----
+# ---- notebooks/07_training.ipynb · cell 18 · id ch07-17 ----
 def _make_adam(net, lr):
     """Adam 优化器；torch 支持时用 fused 版本（一个核函数做完全部参数的更新；CPU 上要 torch >= 2.4）。"""
     params = list(net.parameters())
@@ -786,13 +786,13 @@ def _make_adam(net, lr):
         return torch.optim.Adam(params, lr=lr)
 
 
-# ---- notebooks/06_training.ipynb · cell 20 · id ch06-19 ----
+# ---- notebooks/07_training.ipynb · cell 20 · id ch07-19 ----
 def try_gpu(i=0):
     """有第 i 块 GPU 就返回 torch.device('cuda:i')，否则返回 CPU。"""
     return torch.device(f'cuda:{i}' if torch.cuda.device_count() > i else 'cpu')
 
 
-# ---- notebooks/06_training.ipynb · cell 23 · id ch06-22 ----
+# ---- notebooks/07_training.ipynb · cell 23 · id ch07-22 ----
 class Timer:
     """记录多段时间：start() 开始一段，stop() 结束这一段并返回它的秒数。"""
 
@@ -822,7 +822,7 @@ class Timer:
         return out
 
 
-# ---- notebooks/06_training.ipynb · cell 25 · id ch06-24 ----
+# ---- notebooks/07_training.ipynb · cell 25 · id ch07-24 ----
 class Accumulator:
     """对 n 个量分别求和。add 的参数可以是 Python 数，也可以是张量：张量留在原设备上累加，
     读取 acc[i] 时才变成 Python 的 float，所以每个小批量都 add 也不会迫使 GPU 同步。"""
@@ -842,7 +842,7 @@ class Accumulator:
         return float(self.data[idx])
 
 
-# ---- notebooks/06_training.ipynb · cell 28 · id ch06-27 ----
+# ---- notebooks/07_training.ipynb · cell 28 · id ch07-27 ----
 class Animator:
     """一张随训练更新的折线图（API 同 d2l：add(x, y)，y 可以是几条曲线各一个值）。
 
@@ -911,7 +911,7 @@ class Animator:
             self._handle.update(image)
 
 
-# ---- notebooks/06_training.ipynb · cell 32 · id ch06-31 ----
+# ---- notebooks/07_training.ipynb · cell 32 · id ch07-31 ----
 class CheckpointError(RuntimeError):
     """检查点读不出来，或者与要恢复的模型不符。"""
 
@@ -958,7 +958,7 @@ def save_checkpoint(path, net, optimizer, epoch, loss_history=()):
             os.remove(tmp)
 
 
-# ---- notebooks/06_training.ipynb · cell 34 · id ch06-33 ----
+# ---- notebooks/07_training.ipynb · cell 34 · id ch07-33 ----
 def _check_shapes(path, own, saved):
     """比较模型与检查点的参数名和形状；不一致时抛出 CheckpointError，列出每一处不同。"""
     problems = []
@@ -1005,7 +1005,7 @@ def load_checkpoint(path, net, optimizer=None, *, restore_rng=False):
     return {'epoch': state['epoch'], 'loss_history': state['loss_history']}
 
 
-# ---- notebooks/06_training.ipynb · cell 36 · id ch06-35 ----
+# ---- notebooks/07_training.ipynb · cell 36 · id ch07-35 ----
 @dataclasses.dataclass
 class TrainResult:
     """train_seq2seq 的返回值。"""
@@ -1018,7 +1018,7 @@ class TrainResult:
     loss_history: list     # 每一轮的每词元损失（含续训之前的各轮）
 
 
-# ---- notebooks/06_training.ipynb · cell 37 · id ch06-36 ----
+# ---- notebooks/07_training.ipynb · cell 37 · id ch07-36 ----
 def train_seq2seq(net, data_iter, lr, num_epochs, tgt_vocab, device, *,
                   checkpoint_path=None, save_every=10, theta=1.0,
                   plot=True, plot_every=10, cpu_threads=1):
@@ -1091,7 +1091,7 @@ def train_seq2seq(net, data_iter, lr, num_epochs, tgt_vocab, device, *,
                        timer.sum(), history)
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 10 · id ch07-09 ----
+# ---- notebooks/09_prediction_and_evaluation.ipynb · cell 10 · id ch09-09 ----
 def check_vocabs(net, src_vocab, tgt_vocab):
     """词表必须是训练这个模型时用的那两个：大小与编码器、解码器的嵌入层行数一致（有嵌入层时才查）。"""
     for name, vocab, part in (('src_vocab', src_vocab, net.encoder), ('tgt_vocab', tgt_vocab, net.decoder)):
@@ -1142,7 +1142,7 @@ def prepare_source(src_sentences, src_vocab, num_steps, device):
     return X, torch.tensor(valid_lens, dtype=torch.long, device=device), single
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 16 · id ch07-15 ----
+# ---- notebooks/09_prediction_and_evaluation.ipynb · cell 16 · id ch09-15 ----
 class eval_mode:
     """with eval_mode(net): ... 在块内把 net 的每个子模块设为评估模式，离开时逐个恢复原状。"""
 
@@ -1160,7 +1160,7 @@ class eval_mode:
         return False
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 20 · id ch07-19 ----
+# ---- notebooks/09_prediction_and_evaluation.ipynb · cell 20 · id ch09-19 ----
 def _select_sentence(weights, i, n):
     """从一步的注意力权重里取出第 i 个句子的那一份（第 0 维按句子排列）。"""
     if isinstance(weights, torch.Tensor):
@@ -1231,7 +1231,7 @@ def predict_seq2seq(net, src_sentence, src_vocab, tgt_vocab, num_steps, device,
     return translations, attention_weights
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 26 · id ch07-25 ----
+# ---- notebooks/09_prediction_and_evaluation.ipynb · cell 26 · id ch09-25 ----
 def bleu(pred_seq, label_seq, k):
     """单句 BLEU（d2l 的定义）：exp(min(0, 1 - len_label/len_pred)) * prod_{n=1}^{k} p_n^(1/2^n)。
 
@@ -1263,7 +1263,7 @@ def ngram_counts(tokens, n):
     return collections.Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 38 · id ch07-37 ----
+# ---- notebooks/09_prediction_and_evaluation.ipynb · cell 38 · id ch09-37 ----
 def corpus_bleu(predictions, references, max_n=4):
     """语料级 BLEU（Papineni 等，2002），返回 0 到 1 之间的 float。
 
@@ -1304,7 +1304,7 @@ def corpus_bleu(predictions, references, max_n=4):
     return brevity_penalty * math.exp(log_precision)
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 39 · id ch07-38 ----
+# ---- notebooks/09_prediction_and_evaluation.ipynb · cell 39 · id ch09-38 ----
 def group_references(source, target):
     """把句对按源句子分组，返回 (sources, references)。
 
@@ -1318,7 +1318,7 @@ def group_references(source, target):
     return list(groups), list(groups.values())
 
 
-# ---- notebooks/07_prediction_and_evaluation.ipynb · cell 43 · id ch07-42 ----
+# ---- notebooks/09_prediction_and_evaluation.ipynb · cell 43 · id ch09-42 ----
 def predict_seq2seq_beam(net, src_sentences, src_vocab, tgt_vocab, num_steps, device,
                          beam_size=4, alpha=0.75):
     """束搜索。所有句子的所有束放在一个批量里解码。
@@ -1389,7 +1389,7 @@ def predict_seq2seq_beam(net, src_sentences, src_vocab, tgt_vocab, num_steps, de
     return translations, candidates_all
 
 
-# ---- notebooks/08_attention_pooling.ipynb · cell 19 · id ch08-018 ----
+# ---- notebooks/10_attention_pooling.ipynb · cell 19 · id ch10-018 ----
 def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cmap='Reds'):
     """把一组矩阵（通常是注意力权重）画成热图网格，所有子图共用一个色阶和一个色条。
 
@@ -1427,7 +1427,7 @@ def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cma
     fig.colorbar(image, ax=axes, shrink=0.6)
 
 
-# ---- notebooks/09_attention_scoring.ipynb · cell 13 · id ch09-012 ----
+# ---- notebooks/11_attention_scoring.ipynb · cell 13 · id ch11-012 ----
 def masked_softmax(X, valid_lens):
     """沿最后一个轴做 softmax，每个查询只让前 valid_len 个键参与。返回新张量，X 不变。
 
@@ -1477,7 +1477,7 @@ def masked_softmax(X, valid_lens):
     return weights.masked_fill(~keep, 0.0)                  # 整行被遮蔽时：全 0
 
 
-# ---- notebooks/09_attention_scoring.ipynb · cell 23 · id ch09-022 ----
+# ---- notebooks/11_attention_scoring.ipynb · cell 23 · id ch11-022 ----
 def check_attention_inputs(queries, keys, values, same_size=False):
     """检查注意力的输入形状，不对时抛出说明该怎么改的 ValueError。
 
@@ -1499,7 +1499,7 @@ def check_attention_inputs(queries, keys, values, same_size=False):
                          f"{keys.shape[-1]}。维数不同时请用 AdditiveAttention，或先用 nn.Linear 投影到相同维数。")
 
 
-# ---- notebooks/09_attention_scoring.ipynb · cell 24 · id ch09-023 ----
+# ---- notebooks/11_attention_scoring.ipynb · cell 24 · id ch11-023 ----
 class AdditiveAttention(nn.Module):
     """加性注意力（Bahdanau）：a(q, k) = w_v^T tanh(W_q q + W_k k)。
 
@@ -1526,7 +1526,7 @@ class AdditiveAttention(nn.Module):
         return torch.bmm(self.dropout(self.attention_weights), values)    # (B, n_q, value_size)
 
 
-# ---- notebooks/09_attention_scoring.ipynb · cell 34 · id ch09-033 ----
+# ---- notebooks/11_attention_scoring.ipynb · cell 34 · id ch11-033 ----
 class DotProductAttention(nn.Module):
     """缩放点积注意力：a(q, k) = q^T k / sqrt(d)，要求查询和键的维数 d 相同。
 
@@ -1549,7 +1549,7 @@ class DotProductAttention(nn.Module):
         return torch.bmm(self.dropout(self.attention_weights), values)    # (B, n_q, value_size)
 
 
-# ---- notebooks/10_bahdanau_attention.ipynb · cell 7 · id ch10-006 ----
+# ---- notebooks/12_bahdanau_attention.ipynb · cell 7 · id ch12-006 ----
 class AttentionDecoder(d2l.Decoder):
     """带注意力机制的解码器的基类。
 
@@ -1566,7 +1566,7 @@ class AttentionDecoder(d2l.Decoder):
             "并在文档里写明形状，例如 (batch_size, num_steps, num_src_steps)。")
 
 
-# ---- notebooks/10_bahdanau_attention.ipynb · cell 11 · id ch10-010 ----
+# ---- notebooks/12_bahdanau_attention.ipynb · cell 11 · id ch12-010 ----
 class Seq2SeqAttentionDecoder(AttentionDecoder):
     """带 Bahdanau 注意力的 RNN 解码器，与 d2l.Seq2SeqEncoder 配对。
 
@@ -1624,7 +1624,7 @@ class Seq2SeqAttentionDecoder(AttentionDecoder):
         return enc_outputs.index_select(0, index), hidden_state.index_select(1, index), enc_valid_lens
 
 
-# ---- notebooks/11_multihead_attention.ipynb · cell 10 · id ch11-008 ----
+# ---- notebooks/13_multihead_attention.ipynb · cell 10 · id ch13-008 ----
 def transpose_qkv(X, num_heads):
     """把多个头折进批量维：(batch, n, num_hiddens) -> (batch*num_heads, n, num_hiddens/num_heads)。
 
@@ -1647,7 +1647,7 @@ def transpose_output(X, num_heads):
     return X.reshape(X.shape[0], X.shape[1], -1)          # (batch, n, num_heads*p)
 
 
-# ---- notebooks/11_multihead_attention.ipynb · cell 16 · id ch11-014 ----
+# ---- notebooks/13_multihead_attention.ipynb · cell 16 · id ch13-014 ----
 class MultiHeadAttention(nn.Module):
     """多头注意力：num_heads 个缩放点积注意力并行计算，输出拼接后经 W_o 混合。
 
@@ -1716,7 +1716,7 @@ class MultiHeadAttention(nn.Module):
         return self.W_o(transpose_output(output, self.num_heads))     # (batch, num_queries, num_hiddens)
 
 
-# ---- notebooks/11_multihead_attention.ipynb · cell 42 · id ch11-040 ----
+# ---- notebooks/13_multihead_attention.ipynb · cell 42 · id ch13-040 ----
 class PositionalEncoding(nn.Module):
     """正弦位置编码：forward(X) 返回 dropout(X + P[:num_steps])。
 
@@ -1755,7 +1755,7 @@ class PositionalEncoding(nn.Module):
         return self.dropout(X + self.P[:, offset:end, :].to(X.dtype))
 
 
-# ---- notebooks/12_transformer.ipynb · cell 8 · id ch12-007 ----
+# ---- notebooks/14_transformer.ipynb · cell 8 · id ch14-007 ----
 class PositionWiseFFN(nn.Module):
     """逐位置前馈网络：对每个位置做同样的 dense2(ReLU(dense1(x)))。
 
@@ -1772,7 +1772,7 @@ class PositionWiseFFN(nn.Module):
         return self.dense2(self.relu(self.dense1(X)))
 
 
-# ---- notebooks/12_transformer.ipynb · cell 18 · id ch12-017 ----
+# ---- notebooks/14_transformer.ipynb · cell 18 · id ch14-017 ----
 class AddNorm(nn.Module):
     """残差连接后接层规范化：forward(X, Y) = LayerNorm(dropout(Y) + X)。
 
@@ -1788,7 +1788,7 @@ class AddNorm(nn.Module):
         return self.ln(self.dropout(Y) + X)
 
 
-# ---- notebooks/12_transformer.ipynb · cell 21 · id ch12-020 ----
+# ---- notebooks/14_transformer.ipynb · cell 21 · id ch14-020 ----
 class EncoderBlock(nn.Module):
     """Transformer 编码器块：多头自注意力 + 逐位置前馈网络，各带残差连接和层规范化。
 
@@ -1810,7 +1810,7 @@ class EncoderBlock(nn.Module):
         return self.addnorm2(Y, self.ffn(Y))
 
 
-# ---- notebooks/12_transformer.ipynb · cell 27 · id ch12-026 ----
+# ---- notebooks/14_transformer.ipynb · cell 27 · id ch14-026 ----
 class TransformerEncoder(d2l.Encoder):
     """Transformer 编码器：嵌入 × sqrt(num_hiddens) + 位置编码，再经过 num_layers 个 EncoderBlock。
 
@@ -1846,7 +1846,7 @@ class TransformerEncoder(d2l.Encoder):
         return X
 
 
-# ---- notebooks/12_transformer.ipynb · cell 33 · id ch12-032 ----
+# ---- notebooks/14_transformer.ipynb · cell 33 · id ch14-032 ----
 class DecoderBlock(nn.Module):
     """Transformer 解码器的第 i 块：带掩码的多头自注意力、编码器–解码器注意力、逐位置前馈网络。
 
@@ -1886,7 +1886,7 @@ class DecoderBlock(nn.Module):
         return self.addnorm3(Z, self.ffn(Z)), [enc_outputs, enc_valid_lens, new_cache]
 
 
-# ---- notebooks/12_transformer.ipynb · cell 35 · id ch12-034 ----
+# ---- notebooks/14_transformer.ipynb · cell 35 · id ch14-034 ----
 class TransformerDecoder(d2l.AttentionDecoder):
     """Transformer 解码器：嵌入 × sqrt(num_hiddens) + 位置编码，num_layers 个 DecoderBlock，全连接层。
 
