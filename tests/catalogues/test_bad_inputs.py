@@ -154,16 +154,16 @@ class Sandbox:
         return self.root / "book" / "notebooks"
 
     @property
-    def module(self) -> Path:
-        return self.root / "book" / "d2l_local" / "__init__.py"
+    def package(self) -> Path:
+        return self.root / "book" / "d2l_local"
 
     @property
     def checkpoint(self) -> Path:
         return self.root / "runs" / "good.pt"
 
-    def extract(self, *extra, notebooks=None, output=None):
+    def extract(self, *extra, notebooks=None, package=None):
         """The extractor CLI on the sandbox's book (or on the given folders)."""
-        return cli(extract.main, *extra, "--notebooks", notebooks or self.notebooks, "--output", output or self.module)
+        return cli(extract.main, *extra, "--notebooks", notebooks or self.notebooks, "--package", package or self.package)
 
     def serve(self, name: str, payload: bytes) -> str:
         """Serve payload at http://127.0.0.1:<port>/name (outside the sandbox: it is the "internet")."""
@@ -196,8 +196,8 @@ def sandbox(tmp_path, monkeypatch):
     write_notebook(sb.notebooks / "01_basics.ipynb",
                    "#@save\nimport math\n\n\ndef helper(x):\n    return math.sqrt(x)", "print(helper(4.0))")
     write_notebook(sb.notebooks / "02_more.ipynb", "#@save\ndef twice(x):\n    return 2 * d2l.helper(x)")
-    sb.module.parent.mkdir(parents=True)
-    cli(extract.main, "--notebooks", sb.notebooks, "--output", sb.module)()
+    sb.package.mkdir(parents=True)
+    cli(extract.main, "--notebooks", sb.notebooks, "--package", sb.package)()
     voc = vocab()
     net = seq2seq(len(voc))
     train(net, voc, sb.checkpoint)  # one epoch: model, optimizer state and RNG in the file
@@ -511,7 +511,7 @@ def _(sb):
     assert cells, "notebooks/05 no longer saves sequence_mask with a trailing #@save: update this row"
     cells[0].source = cells[0].source.replace("):  #@save", ")  #@save", 1)
     nbformat.write(nb, path)
-    return sb.extract(notebooks=book / "notebooks", output=book / "d2l_local" / "__init__.py")
+    return sb.extract(notebooks=book / "notebooks", package=book / "d2l_local")
 
 
 @bad("tools/extract-name-saved-twice", ExitStatus,
@@ -566,8 +566,8 @@ def _(sb):
     if IS_ROOT:
         blocker = sb.root / "book" / "pkg"
         blocker.write_text("not a folder\n")
-        return sb.extract(output=blocker / "__init__.py")
-    folder = sb.module.parent
+        return sb.extract(package=blocker)
+    folder = sb.package
     folder.chmod(0o555)
     sb.cleanups.append(lambda: folder.chmod(0o755))
     write_notebook(sb.notebooks / "02_more.ipynb", "#@save\ndef twice(x):\n    return 3 * d2l.helper(x)")

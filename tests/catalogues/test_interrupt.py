@@ -35,7 +35,6 @@ import io
 import json
 import os
 import signal
-import sys
 import threading
 import time
 
@@ -76,7 +75,8 @@ def train(job):
                 wait_to_be_killed(f"{job['tag']}: PAUSED at step {steps[0]}")
             return real_clip(net, theta)
 
-        d2l.grad_clipping = clip_then_maybe_pause
+        # where train_seq2seq looks the name up: its chapter's module
+        setattr(sys.modules[d2l.train_seq2seq.__module__], "grad_clipping", clip_then_maybe_pause)
     torch.manual_seed(1)  # the run's randomness: Xavier init, data order, dropout
     result = d2l.train_seq2seq(net, data_iter, 0.01, 4, tgt_vocab, torch.device("cpu"),
                                checkpoint_path=job["checkpoint"], save_every=1, plot=False)

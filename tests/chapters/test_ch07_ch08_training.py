@@ -4,6 +4,7 @@ Everything runs on tiny models and a synthetic reversal task on the CPU, so the 
 """
 from __future__ import annotations
 
+import sys
 import math
 import os
 import random
@@ -254,10 +255,11 @@ def test_resume_after_a_crash_mid_epoch_equals_an_uninterrupted_run(tmp_path, mo
             raise KeyboardInterrupt('session lost')
         return real_clip(net, theta)
 
-    monkeypatch.setattr(d2l, 'grad_clipping', crash_in_epoch_4)
+    # patch the name where train_seq2seq looks it up (its chapter's module)
+    monkeypatch.setattr(sys.modules[d2l.train_seq2seq.__module__], 'grad_clipping', crash_in_epoch_4)
     with pytest.raises(KeyboardInterrupt):
         train(tiny_net(), 5, data, checkpoint_path=path, save_every=2)
-    monkeypatch.setattr(d2l, 'grad_clipping', real_clip)
+    monkeypatch.setattr(sys.modules[d2l.train_seq2seq.__module__], 'grad_clipping', real_clip)
     assert torch.load(path, weights_only=True)['epoch'] == 2
 
     resumed = tiny_net(seed=7)

@@ -1,6 +1,8 @@
 """The `#@save` → d2l_local extractor, rule by rule, on small notebooks built here with nbformat."""
 from __future__ import annotations
 
+import contextlib
+import importlib
 import importlib.util
 import shutil
 import subprocess
@@ -39,7 +41,23 @@ def book(tmp_path):
 
 
 def run_cli(book: Path, *args: str) -> int:
-    return extract.main([*args, "--notebooks", str(book / "notebooks"), "--output", str(book / "d2l_local" / "__init__.py")])
+    return extract.main([*args, "--notebooks", str(book / "notebooks"), "--package", str(book / "d2l_local")])
+
+
+@contextlib.contextmanager
+def imported_package(book: Path):
+    """The generated package of a scratch book, imported as `d2l_local` (the real one is put back after)."""
+    saved = {name: module for name, module in sys.modules.items() if name == "d2l_local" or name.startswith("d2l_local.")}
+    for name in saved:
+        del sys.modules[name]
+    sys.path.insert(0, str(book))
+    try:
+        yield importlib.import_module("d2l_local")
+    finally:
+        sys.path.remove(str(book))
+        for name in [n for n in sys.modules if n == "d2l_local" or n.startswith("d2l_local.")]:
+            del sys.modules[name]
+        sys.modules.update(saved)
 
 
 def source_of(book: Path) -> str:
@@ -54,7 +72,7 @@ def test_first_line_marker_saves_whole_cell_without_the_marker(book):
                   "def not_saved():\n    pass")
     source = source_of(book)
     assert "def zeros(n):\n    return torch.zeros(n)" in source
-    assert "#@save" not in source.split('"""', 2)[2]  # only the banner may mention the marker
+    assert [l for l in source.splitlines() if "#@save" in l and l not in extract.BANNER] == []  # only the banner
     assert "not_saved" not in source
 
 
@@ -96,15 +114,20 @@ def test_empty_saved_cell_is_an_error(book):
 
 def test_reading_order_banner_and_provenance(book):
     notebooks = book / "notebooks"
-    make_notebook(notebooks, "02_second.ipynb", "#@save\ndef second():\n    return first()")
+    make_notebook(notebooks, "02_second.ipynb", "#@save\ndef second():\n    return d2l.first()")
     make_notebook(notebooks, "01_first.ipynb", "#@save\ndef first():\n    return 1", "#@save\ndef also_first():\n    return 2")
     source = source_of(book)
     assert source.startswith("# ====")
     assert "Generated from notebooks/ — edit the notebook, then regenerate" in source
-    p1 = source.index("# ---- notebooks/01_first.ipynb · cell 1 · id 01c0 ----\ndef first")
-    p2 = source.index("# ---- notebooks/01_first.ipynb · cell 2 · id 01c1 ----\ndef also_first")
-    p3 = source.index("# ---- notebooks/02_second.ipynb · cell 1 · id 02c0 ----\ndef second")
+    p1 = source.index("# ---- notebooks/01_first.ipynb · cell id 01c0 ----\ndef first")
+    p2 = source.index("# ---- notebooks/01_first.ipynb · cell id 01c1 ----\ndef also_first")
+    p3 = source.index("# ---- notebooks/02_second.ipynb · cell id 02c0 ----\ndef second")
     assert p1 < p2 < p3
+    files = extract.extract(notebooks).files
+    assert sorted(files) == ["__init__.py", "ch01_first.py", "ch02_second.py"]
+    assert "def second" in files["ch02_second.py"] and "def first" not in files["ch02_second.py"]
+    init = files["__init__.py"]
+    assert init.index("from .ch01_first import *") < init.index("from .ch02_second import *")
 
 
 def test_imports_are_gathered_once_deduplicated_merged_and_sorted(book):
@@ -113,18 +136,18 @@ def test_imports_are_gathered_once_deduplicated_merged_and_sorted(book):
                   "#@save\nimport torch\nfrom torch import nn\nimport collections\n\nLAYER = nn.Linear",
                   "#@save\nfrom __future__ import annotations\nimport torch\nfrom torch import optim\n\nOPT = optim.SGD",
                   "#@save\nimport numpy as np\nfrom torch import nn as torch_nn\n\nX = (np, torch, torch_nn, collections)")
-    source = source_of(book)
-    header = source[:source.index("d2l = sys.modules")]
+    source = extract.extract(notebooks).files["ch01_a.py"]
+    header = source[:source.index("__all__")]
     import_lines = [l for l in header.splitlines() if l.startswith(("import ", "from "))]
     assert import_lines == [
         "from __future__ import annotations",
         "import collections",
         "import numpy as np",
-        "import sys",
         "import torch",
         "from torch import nn, nn as torch_nn, optim",
+        "import d2l_local as d2l  # other chapters' names: d2l.name",
     ]
-    body = source[source.index("d2l = sys.modules"):]
+    body = source[source.index("__all__"):]
     assert "import " not in body  # no import left inside the blocks
 
 
@@ -134,32 +157,101 @@ def test_import_sharing_a_line_with_code_is_an_error(book):
         source_of(book)
 
 
-def test_module_binds_d2l_to_itself_so_saved_code_can_say_d2l_name(book):
+def test_saved_code_says_d2l_name_for_other_chapters_and_the_package_exports_public_names(book):
     notebooks = book / "notebooks"
-    make_notebook(notebooks, "01_a.ipynb", "#@save\ndef base():\n    return 41")
+    make_notebook(notebooks, "01_a.ipynb", "#@save\ndef base():\n    return 41\n\n\ndef _private():\n    return 0")
     make_notebook(notebooks, "02_b.ipynb", "#@save\ndef derived():\n    return d2l.base() + 1")
     assert run_cli(book) == 0
-    spec = importlib.util.spec_from_file_location("scratch_d2l", book / "d2l_local" / "__init__.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["scratch_d2l"] = module
-    try:
-        spec.loader.exec_module(module)
-        assert module.derived() == 42
-        assert module.d2l is module
-    finally:
-        del sys.modules["scratch_d2l"]
+    with imported_package(book) as d2l:
+        assert d2l.derived() == 42
+        assert d2l.__all__ == ["base", "derived"]  # private helpers stay private
+        assert not hasattr(d2l, "_private")
+        assert d2l.ch01_a._private() == 0 and d2l.ch02_b.d2l is d2l
+        assert d2l.derived.__module__ == "d2l_local.ch02_b"  # a traceback names the chapter
+
+
+def test_a_name_of_another_chapter_used_bare_says_to_write_d2l_name(book):
+    notebooks = book / "notebooks"
+    make_notebook(notebooks, "01_a.ipynb", "#@save\ndef base():\n    return 41")
+    make_notebook(notebooks, "02_b.ipynb", "#@save\ndef derived():\n    return base() + 1")
+    with pytest.raises(ExtractError, match=r"02_b\.ipynb, cell 1 \(id 02c0\): undefined name 'base' "
+                                           r"\(notebooks/01_a\.ipynb defines it: write `d2l\.base`\)"):
+        source_of(book)
+
+
+def test_redefined_name_used_bare_in_its_own_chapter_must_say_d2l_name(book):
+    notebooks = book / "notebooks"
+    make_notebook(notebooks, "01_a.ipynb", "#@save\ndef step():\n    return 1\n\n\ndef run():\n    return step()")
+    make_notebook(notebooks, "02_b.ipynb", "#@save redefines=step\ndef step():\n    return 2")
+    with pytest.raises(ExtractError, match=r"01_a\.ipynb, cell 1.*uses `step` bare.*02_b\.ipynb.*Write `d2l\.step`"):
+        source_of(book)
+    make_notebook(notebooks, "01_a.ipynb", "#@save\ndef step():\n    return 1\n\n\ndef run():\n    return d2l.step()")
+    assert run_cli(book) == 0
+    with imported_package(book) as d2l:
+        assert d2l.run() == 2 and d2l.step() == 2
+
+
+@pytest.mark.parametrize("marker", ["#@SAVE", "#@Save", "# @save", "#@ save"])
+def test_a_marker_in_the_wrong_spelling_is_an_error_not_silently_skipped(book, marker):
+    make_notebook(book / "notebooks", "01_a.ipynb", f"{marker}\ndef f():\n    return 1")
+    with pytest.raises(ExtractError, match=r"cell 1.*line 1.*looks like a save marker but is not `#@save`"):
+        source_of(book)
+
+
+def test_a_saved_import_may_not_shadow_a_saved_definition_of_its_chapter(book):
+    make_notebook(book / "notebooks", "01_a.ipynb", "#@save\ndef sqrt(x):\n    return x ** 0.5",
+                  "#@save\nfrom math import sqrt\n\nROOT2 = sqrt(2)")
+    with pytest.raises(ExtractError, match=r"cell 2.*saved import binds `sqrt`.*cell 1.*saves as a definition"):
+        source_of(book)
+
+
+def test_a_hand_edited_cell_id_never_reaches_the_package(book):
+    path = make_notebook(book / "notebooks", "01_a.ipynb", "#@save\nX = 1")
+    text = path.read_text(encoding="utf-8").replace('"id": "01c0"', '"id": "01c0\\nimport os; os.remove(x)"')
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ExtractError, match=r"cell id .* is not a valid notebook cell id.*plain id"):
+        source_of(book)
+
+
+def test_stale_chapter_modules_are_removed_and_other_files_are_kept(book):
+    notebooks = book / "notebooks"
+    make_notebook(notebooks, "01_a.ipynb", "#@save\nX = 1")
+    make_notebook(notebooks, "02_b.ipynb", "#@save\nY = 2")
+    data = book / "d2l_local" / "data"
+    data.mkdir()
+    (data / "corpus.txt.xz").write_bytes(b"\xfd7zXZ")
+    (book / "d2l_local" / "handwritten.py").write_text("Z = 3\n")
+    assert run_cli(book) == 0
+    (notebooks / "02_b.ipynb").rename(notebooks / "03_b.ipynb")
+    assert run_cli(book, "--check") == 1
+    assert run_cli(book) == 0
+    names = sorted(p.name for p in (book / "d2l_local").iterdir())
+    assert names == ["__init__.py", "ch01_a.py", "ch03_b.py", "data", "handwritten.py"]
+    assert (data / "corpus.txt.xz").read_bytes() == b"\xfd7zXZ"
+
+
+def test_generated_files_keep_their_mode(book):
+    make_notebook(book / "notebooks", "01_a.ipynb", "#@save\nX = 1")
+    assert run_cli(book) == 0
+    module = book / "d2l_local" / "ch01_a.py"
+    assert module.stat().st_mode & 0o777 == 0o644
+    module.chmod(0o664)
+    make_notebook(book / "notebooks", "01_a.ipynb", "#@save\nX = 2")
+    assert run_cli(book) == 0
+    assert module.stat().st_mode & 0o777 == 0o664
 
 
 # --- determinism, atomic writes, --check -------------------------------------------------------
 
 def test_two_runs_give_byte_identical_output(book):
     make_notebook(book / "notebooks", "01_a.ipynb", "#@save\nimport os\nimport sys\n\nSEP = os.sep + sys.platform")
-    target = book / "d2l_local" / "__init__.py"
+    folder = book / "d2l_local"
     assert run_cli(book) == 0
-    first = target.read_bytes()
+    first = {p.name: p.read_bytes() for p in folder.iterdir()}
     assert run_cli(book) == 0
-    assert target.read_bytes() == first
-    assert first.endswith(b"\n") and b"\r\n" not in first
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == first
+    for data in first.values():
+        assert data.endswith(b"\n") and b"\r\n" not in data
 
 
 def test_check_fails_with_diff_summary_when_stale_and_passes_after_regenerating(book, capsys):
@@ -263,9 +355,10 @@ def test_declared_redefinition_is_allowed_and_the_later_block_wins(book):
     make_notebook(notebooks, "02_b.ipynb", "#@save redefines=helper\ndef helper():\n    return 2",
                   "def other():  #@save redefines=helper\n    return 3\nhelper = other  #@save redefines=helper")
     source = source_of(book)
-    namespace: dict = {}
-    exec(compile(source, "generated", "exec"), namespace)
-    assert namespace["helper"]() == 3
+    assert "def helper" in source
+    assert run_cli(book) == 0
+    with imported_package(book) as d2l:
+        assert d2l.helper() == 3
 
 
 @pytest.mark.parametrize("cells, pattern", [
@@ -362,7 +455,7 @@ def test_editing_a_saved_cell_of_the_real_book_makes_the_check_fail_until_regene
     shutil.copytree(ROOT / "notebooks", tmp_path / "notebooks",
                     ignore=shutil.ignore_patterns(".ipynb_checkpoints", "checkpoints"))
     shutil.copytree(ROOT / "d2l_local", tmp_path / "d2l_local", ignore=shutil.ignore_patterns("__pycache__"))
-    args = ["--notebooks", str(tmp_path / "notebooks"), "--output", str(tmp_path / "d2l_local" / "__init__.py")]
+    args = ["--notebooks", str(tmp_path / "notebooks"), "--package", str(tmp_path / "d2l_local")]
     assert extract.main(["--check", *args]) == 0
     for path in sorted((tmp_path / "notebooks").glob("*.ipynb")):
         nb = nbformat.read(path, as_version=4)
@@ -376,12 +469,15 @@ def test_editing_a_saved_cell_of_the_real_book_makes_the_check_fail_until_regene
     assert extract.main(["--check", *args]) == 1
     assert extract.main(args) == 0
     assert extract.main(["--check", *args]) == 0
-    assert "EDITED_IN_TEST = True" in (tmp_path / "d2l_local" / "__init__.py").read_text()
+    assert "EDITED_IN_TEST = True" in "".join(p.read_text() for p in (tmp_path / "d2l_local").glob("*.py"))
 
 
-def test_generated_package_imports_and_has_its_banner():
+def test_generated_package_imports_and_every_module_has_its_banner():
     import d2l_local
 
-    text = Path(d2l_local.__file__).read_text(encoding="utf-8")
-    assert "GENERATED FILE — DO NOT EDIT" in text.splitlines()[1]
-    assert d2l_local.d2l is d2l_local
+    modules = sorted(Path(d2l_local.__file__).parent.glob("*.py"))
+    assert len(modules) >= 3
+    for module in modules:
+        assert "GENERATED FILE — DO NOT EDIT" in module.read_text(encoding="utf-8").splitlines()[1], module.name
+    assert d2l_local.ch01_encoder_decoder.d2l is d2l_local
+    assert all(name in dir(d2l_local) for name in d2l_local.__all__)

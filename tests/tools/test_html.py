@@ -189,3 +189,20 @@ def test_a_tiny_book_builds_offline_with_its_colab_link(tmp_path):
     (tmp_path / "stage" / "intro.md").write_text("# 书\n\n![图](images/missing.svg)\n", encoding="utf-8")
     with pytest.raises(html.HtmlBuildError, match="image file not readable: images/missing.svg"):
         html.run_jupyter_book(tmp_path / "stage")
+
+
+def test_staged_chapters_drop_the_setup_cell_and_fold_the_checks(tmp_path):
+    from booktools import stamp
+
+    path = notebook(tmp_path / "01_a.ipynb", "print(1)")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_code_cell("from d2l_exercises import ch01 as checks\nok = checks.f(f)",
+                                              metadata={"tags": ["exercise"]}))
+    nbformat.write(nb, path)
+    stamp.stamp(path)
+    html.mark_for_html(path)
+    staged = nbformat.read(path, as_version=4)
+    setup = staged.cells[stamp.setup_cell_index(staged)]
+    assert "remove-cell" in setup.metadata["tags"]
+    assert "hide-input" in staged.cells[-1].metadata["tags"]
+    assert all("remove-cell" not in c.metadata.get("tags", []) for c in staged.cells if c is not setup)

@@ -193,7 +193,7 @@ def test_a_notebook_saved_by_someone_else_meanwhile_is_not_overwritten(tmp_path)
     theirs = nbformat.read(path, as_version=4)
     theirs.cells.append(nbformat.v4.new_markdown_cell("## 练习\n\n1. 新加的练习"))
     nbformat.write(theirs, path)  # another helper saves between our read and our write
-    assert stamp._write_if_unchanged_since(path, nb, stat_before) is False
+    assert stamp.nbtools.write_atomically(path, nb, unchanged_since=stat_before) is False
     assert "新加的练习" in path.read_text(encoding="utf-8")
     stamp.stamp(path)  # a fresh read-modify-write keeps their cell
     text = path.read_text(encoding="utf-8")
@@ -325,3 +325,23 @@ def test_on_colab_a_failed_pip_says_what_happened_and_what_to_do(stamped_setup, 
     assert "Could not resolve host: github.com" in message, "pip's own error is shown"
     assert "重新运行本单元" in message and f"!pip install --no-deps git+{config.REPO_URL}" in message
     assert len(recorder.calls) == 1
+
+
+def test_the_setup_cell_is_a_colab_form_and_it_and_the_checks_are_folded(tmp_path):
+    path = make_notebook(tmp_path / "13_multihead_attention.ipynb")
+    nb = nbformat.read(path, as_version=4)
+    check = nbformat.v4.new_code_cell("from d2l_exercises import ch13 as checks\nok = checks.f(f)",
+                                      metadata={"tags": ["exercise"]})
+    scaffold = nbformat.v4.new_code_cell("def f():\n    pass", metadata={"tags": ["exercise"]})
+    nb.cells += [scaffold, check]
+    nbformat.write(nb, path)
+    assert any("not folded" in p for p in stamp.problems(nbformat.read(path, as_version=4), path.name)) \
+        or stamp.setup_cell_index(nb) is None
+    stamp.stamp(path)
+    nb = nbformat.read(path, as_version=4)
+    assert stamp.problems(nb, path.name) == []
+    setup = nb.cells[stamp.setup_cell_index(nb)]
+    assert setup.source.startswith('#@title ') and '{ display-mode: "form" }' in setup.source.splitlines()[0]
+    assert setup.metadata["jupyter"]["source_hidden"] is True
+    assert nb.cells[-1].metadata["jupyter"]["source_hidden"] is True      # the check
+    assert "jupyter" not in nb.cells[-2].metadata                        # the scaffold stays open

@@ -140,3 +140,58 @@ def test_the_books_student_edition_has_no_solution_left(tmp_path):
     for path in (tmp_path / "notebooks").glob("*.ipynb"):
         text = path.read_text(encoding="utf-8")
         assert "BEGIN SOLUTION" not in text and "END SOLUTION" not in text, path.name
+
+
+# --- no answer leaks, whatever the marker looks like (issue 13) ----------------------------------
+
+@pytest.mark.parametrize("source", [
+    "def f():\n    ### Begin Solution\n    return 1\n    ### End Solution",
+    "def f():\n    ###BEGIN SOLUTION\n    return 1\n    ###END SOLUTION",
+    "def f():\n    # BEGIN SOLUTION\n    return 1\n    # END SOLUTION",
+    "def f():\n    ### BEGIN SOLUTION  (teachers only)\n    return 1\n    ### END SOLUTION",
+    "def f():\n    return 1  ### BEGIN SOLUTION",
+])
+def test_code_marker_variants_are_refused_not_published(tmp_path, source):
+    path = make_notebook(tmp_path / "05_x.ipynb", [nbformat.v4.new_markdown_cell("# 5. x"), code(source)])
+    with pytest.raises(student.StudentEditionError, match=r"05_x\.ipynb, cell 1.*looks like a solution marker"):
+        student.make_edition([path], tmp_path / "out")
+    assert not (tmp_path / "out" / "notebooks" / "05_x.ipynb").exists()
+
+
+@pytest.mark.parametrize("text", [
+    "答案：\n<!--BEGIN SOLUTION-->\n秘密\n<!--END SOLUTION-->",
+    "答案：\n<!-- Begin Solution -->\n秘密\n<!-- End Solution -->",
+    "答案：\n### BEGIN SOLUTION\n秘密\n### END SOLUTION",
+])
+def test_markdown_marker_variants_are_refused_not_published(tmp_path, text):
+    cell = nbformat.v4.new_markdown_cell(text)
+    cell.id = "answer-1"
+    path = make_notebook(tmp_path / "05_x.ipynb", [cell])
+    with pytest.raises(student.StudentEditionError, match=r"05_x\.ipynb, cell 0 \(id answer-1\).*looks like a solution"):
+        student.make_edition([path], tmp_path / "out")
+
+
+def test_cells_tagged_solution_are_removed_whatever_their_type(tmp_path):
+    cells = [nbformat.v4.new_markdown_cell("# 5. x"),
+             nbformat.v4.new_markdown_cell("秘密的答案（markdown）", metadata={"tags": ["solution"]}),
+             nbformat.v4.new_raw_cell("秘密的答案（raw）", metadata={"tags": ["solution"]}),
+             code("print('秘密的答案（code）')", tags=["solution"]),
+             code("print('留下')")]
+    path = make_notebook(tmp_path / "05_x.ipynb", cells)
+    assert student.make_edition([path], tmp_path / "out") == {"05_x.ipynb": 3}
+    text = (tmp_path / "out" / "notebooks" / "05_x.ipynb").read_text(encoding="utf-8")
+    assert "秘密" not in text and "留下" in text
+
+
+def test_a_raw_cell_with_a_marker_is_refused(tmp_path):
+    path = make_notebook(tmp_path / "05_x.ipynb", [nbformat.v4.new_raw_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")])
+    with pytest.raises(student.StudentEditionError, match=r"cell 0.*raw cell with a solution marker.*tag the cell `solution`"):
+        student.make_edition([path], tmp_path / "out")
+
+
+@pytest.mark.parametrize("mode", [0o644, 0o664, 0o600])
+def test_the_student_edition_keeps_each_source_notebooks_mode(tmp_path, mode):
+    path = make_notebook(tmp_path / "05_x.ipynb", [code(SCAFFOLD)])
+    path.chmod(mode)
+    student.make_edition([path], tmp_path / "out")
+    assert (tmp_path / "out" / "notebooks" / "05_x.ipynb").stat().st_mode & 0o777 == mode
