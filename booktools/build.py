@@ -16,10 +16,13 @@ leaves a half-executed chapter behind.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
@@ -74,14 +77,21 @@ def execute(path: Path, kernel_name: str = "python3") -> float:
     """Run ``path`` top to bottom in a fresh kernel (cwd: its folder) and store the outputs."""
     before = path.stat()  # to notice an edit made while the notebook runs
     nb = nbtools.read(path)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name, record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
     start = time.perf_counter()
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        raise BuildError(f"{path.name}: a cell failed (the notebook was left as it was; fix it, then build again):"
-                         f"\n{error}") from None
+    # The kernel talks to us over local IPC sockets in a private folder, not TCP: nothing listens on
+    # the network, and ipykernel has no reason to warn about unencrypted TCP on every chapter.
+    with tempfile.TemporaryDirectory(prefix="d2l-kernel-") as sockets:
+        km = KernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(sockets, "kernel"))
+        client = NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, kernel_name=kernel_name, record_timing=False,
+                                resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute()
+        except CellExecutionError as error:
+            raise BuildError(f"{path.name}: a cell failed (the notebook was left as it was; fix it, then build "
+                             f"again):\n{error}") from None
+        finally:
+            if km.has_kernel:  # nbclient leaves a kernel it did not start running
+                km.shutdown_kernel(now=False)
     seconds = time.perf_counter() - start
     coalesce_streams(nb)
     problems = stray_stderr(nb)

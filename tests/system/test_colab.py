@@ -15,7 +15,9 @@
    (``D2L_COLAB_CHAPTER``, default 01) runs top to bottom with nbclient; its setup cell takes the
    Colab branch and installs d2l_local itself, imports it in the same kernel, and a second run of the
    setup cell does not call pip.
-5. ``test_why_no_deps``: what the lower-bound alternative (the same command without ``--no-deps``)
+5. ``test_requirements_txt_…``: ``pip install -r requirements.txt`` (what a reader runs for their
+   own Jupyter) installs the book and leaves torch, numpy and matplotlib exactly as they were.
+6. ``test_why_no_deps``: what the lower-bound alternative (the same command without ``--no-deps``)
    would do on a runtime whose packages do not satisfy torch's own metadata (Colab installs torch
    without its nvidia-* requirements, googlecolab/colabtools#4491): pip would go and fetch them.
 
@@ -298,6 +300,22 @@ def test_chapter_runs_in_colab_mode_and_its_setup_cell_installs_d2l_local(colab)
     log(f"{CHAPTER}: {len(cells) - 2} code cells ran without an error in {summary['seconds']:.1f} s "
         f"(kernel start included); setup cell (pip install) {first:.1f} s, re-run {again:.3f} s; "
         f"torch {report['torch']} untouched")
+
+
+def test_requirements_txt_installs_the_book_and_never_reinstalls_torch(colab):
+    """requirements.txt names torch as a range: an installed torch that satisfies it stays untouched."""
+    run([colab.python, "-m", "pip", "uninstall", "--quiet", "-y", "d2l-local"], colab.env)
+    before = colab.snapshot()
+    start = time.perf_counter()
+    run([colab.python, "-m", "pip", "install", "--quiet", "-r", "requirements.txt"], colab.env, cwd=colab.repo)
+    seconds = time.perf_counter() - start
+    after = colab.snapshot()
+    assert changed(before, after, PROTECTED) == [], "pip touched torch, numpy or matplotlib"
+    assert changed(before, after) == [], "pip changed a package that was already installed"
+    assert "d2l-local" in after
+    log(f"pip install -r requirements.txt: added {sorted(set(after) - set(before))} in {seconds:.1f} s; "
+        f"torch {after['torch']['version']} untouched")
+    run([colab.python, "-m", "pip", "uninstall", "--quiet", "-y", "d2l-local"], colab.env)
 
 
 def test_why_no_deps_the_lower_bound_install_would_reach_for_torchs_requirements(colab):

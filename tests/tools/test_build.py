@@ -68,3 +68,17 @@ def test_an_edit_made_while_the_notebook_runs_is_not_overwritten(tmp_path):
     nb = nbformat.read(path, as_version=4)
     assert nb.cells[1].source == "'EDITED'", "the edit made during the run is kept"
     assert all(c.execution_count is None for c in nb.cells), "no outputs were written over it"
+
+
+def test_building_prints_no_kernel_warnings_a_newcomer_would_take_for_errors(tmp_path):
+    """ipykernel warns about unencrypted TCP, and about its parent exiting when it is not shut down:
+    the build uses IPC sockets and shuts the kernel down, so its output is only the build's own."""
+    import subprocess
+    import sys
+
+    path = write(tmp_path / "01_a.ipynb", "print('ok')")
+    code = f"from pathlib import Path; from booktools import build; build.execute(Path({str(path)!r}))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=build.ROOT, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "" and result.stdout == ""
+    assert nbformat.read(path, as_version=4).cells[0].outputs[0].text == "ok\n"
