@@ -18,7 +18,7 @@ export OMP_NUM_THREADS
 .PHONY: help venv d2l stamp book html test test-all student colab-test browser-test stability bench lab clean
 
 help:  ## list the targets
-	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z0-9-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 venv: $(VENV)/.installed  ## create .venv and install the book's code and test tools (every target does this first)
 
