@@ -21,6 +21,7 @@ from .ch11_attention_scoring import *  # noqa: F401,F403  notebooks/11_attention
 from .ch12_bahdanau_attention import *  # noqa: F401,F403  notebooks/12_bahdanau_attention.ipynb
 from .ch13_multihead_attention import *  # noqa: F401,F403  notebooks/13_multihead_attention.ipynb
 from .ch14_transformer import *  # noqa: F401,F403  notebooks/14_transformer.ipynb
+from .ch21_appendix_display_tools import *  # noqa: F401,F403  notebooks/21_appendix_display_tools.ipynb
 
 __all__ = [
     'Encoder',
@@ -93,4 +94,7 @@ __all__ = [
     'TransformerEncoder',
     'DecoderBlock',
     'TransformerDecoder',
+    'CHINESE_FONT_FILE',
+    'use_chinese_font',
+    'CHINESE_FONT_NAME',
 ]
