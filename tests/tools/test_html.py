@@ -206,3 +206,19 @@ def test_staged_chapters_drop_the_setup_cell_and_fold_the_checks(tmp_path):
     assert "remove-cell" in setup.metadata["tags"]
     assert "hide-input" in staged.cells[-1].metadata["tags"]
     assert all("remove-cell" not in c.metadata.get("tags", []) for c in staged.cells if c is not setup)
+
+
+def test_staged_chapters_show_embedded_figures_from_the_staged_images_folder(tmp_path):
+    from booktools import figures
+
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "flow.svg").write_text('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>')
+    (tmp_path / "notebooks").mkdir()
+    path = notebook(tmp_path / "notebooks" / "01_a.ipynb", "print(1)")
+    nb = nbformat.read(path, as_version=4)
+    nb.cells.append(nbformat.v4.new_markdown_cell("图：![流程](../images/flow.svg)"))
+    figures.embed(nb, tmp_path / "images")
+    nbformat.write(nb, path)
+    html.mark_for_html(path)
+    staged = nbformat.read(path, as_version=4).cells[-1]
+    assert staged.source == "图：![流程](../images/flow.svg)" and "attachments" not in staged
