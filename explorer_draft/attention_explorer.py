@@ -152,6 +152,7 @@ class AttentionExplorer:
     weights: 形状为 (目标长度, 源长度) 或 (层数, 头数, 目标长度, 源长度) 的张量、NumPy 数组或嵌套列表，
     每个元素在 0 到 1 之间（softmax 的输出）。src_tokens、tgt_tokens: 源、目标词元（字符串）的列表。
     decoding=True 时目标词元是逐步解码出来的，显示“上一步/下一步”按钮。
+    输出里存着全部 层数×头数×目标长度×源长度 个权重（每个约 6 个字节），所以一次只看一两个句子。
     """
 
     DECIMALS = 3  # the weights are stored rounded, so the markup is the same on every machine
@@ -184,7 +185,7 @@ class AttentionExplorer:
         data = json.dumps(self.weights, separators=(",", ":"))  # numbers only: nothing to escape
         content = json.dumps([self.weights, self.src_tokens, self.tgt_tokens, self.layer_names,
                               self.head_names, self.title, self.decoding], ensure_ascii=True)
-        key = hashlib.sha1(content.encode("ascii")).hexdigest()[:12]
+        key = hashlib.sha256(content.encode("ascii")).hexdigest()[:12]
         label = "注意力浏览器" + (f"：{self.title}" if self.title else "")
         out = [f'<div class="d2l-attn" data-key="{key}" role="group" aria-label="{esc(label)}">',
                f"<style>{_ATTN_EXPLORER_CSS}</style>"]
@@ -282,6 +283,8 @@ def _position(index):
 def _check_names(names, count, argument, what, default):
     if names is None:
         return [default.format(i + 1) for i in range(count)]
+    if isinstance(names, str):
+        raise TypeError(f"{argument} 应该是名字的列表（每个{what}一个），而不是一个字符串")
     names = [str(name) for name in names]
     if len(names) != count:
         raise ValueError(f"{argument} 有 {len(names)} 个名字，但 weights 有 {count} 个{what}")

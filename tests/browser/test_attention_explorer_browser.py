@@ -8,12 +8,17 @@ steps. On each page the same interactions are checked against the weights the te
 and colours on the source tokens after clicking, hovering, keys, the layer and head menus and the
 step buttons; the two explorers do not affect each other; the text is readable (contrast at least
 4.5:1); no console error; no request leaves 127.0.0.1. Screenshots go to _build/screenshots/.
+
+Colab cannot be reached from a test, so its way of showing outputs is simulated: each output in its own
+sandboxed frame (scripts allowed, no same-origin rights). So is the classic Notebook's, which runs an
+output's scripts outside the output.
 """
 from __future__ import annotations
 
 import contextlib
 import functools
 import http.server
+import importlib
 import json
 import os
 import re
@@ -34,8 +39,9 @@ from test_jupyterlab import (KERNEL_DISPLAY, KERNEL_NAME, LAB_SETTINGS, ROOT, ST
 
 pytestmark = pytest.mark.browser
 
-# Where the explorer comes from (one line to change when it moves into d2l_local).
-IMPORT = "from explorer_draft.attention_explorer import show_attention"
+# Where the explorer comes from: the one line to change when it moves into d2l_local ("d2l_local").
+EXPLORER_MODULE = "explorer_draft.attention_explorer"
+IMPORT = f"from {EXPLORER_MODULE} import show_attention"
 
 SRC = ["i", "am", "<unk>", ".", "<eos>"]
 TGT = ["j'ai", "</script>", ".", "<eos>"]
@@ -164,7 +170,7 @@ def exercise_four_d(page, root, shot):
     look = lambda: root.evaluate(STATE_OF_EXPLORER)
     button = lambda go: root.locator(f'[data-go="{go}"]')
     targets = root.locator(".d2l-attn-tgt button")
-    away = lambda: page.mouse.move(1, 1)
+    away = lambda: root.locator(".d2l-attn-status").hover()  # off the target tokens, still in the frame
 
     state = look()
     assert state["ready"] and not state["noteShown"]
@@ -244,7 +250,7 @@ def exercise_two_d(page, root, other):
     assert root.locator("select").count() == 0 and root.locator("[data-go]").count() == 0
     assert_shows(state, SELF[0], 0)
     root.locator(".d2l-attn-tgt button").nth(3).click()
-    page.mouse.move(1, 1)
+    root.locator(".d2l-attn-status").hover()
     state = look()
     assert state["pressed"] == [3]
     assert_shows(state, SELF[3], 3)
@@ -414,3 +420,63 @@ def test_explorer_in_jupyterlab(tmp_path, browser_context, blocked_requests, scr
         page.close()
     assert log.page_errors == [] and log.console_errors == []
     assert blocked_requests[before:] == [], "JupyterLab or the explorer tried to reach the internet"
+
+
+# ---------------------------------------------------------------------------------------------------
+# (c) Other hosts, simulated: Colab shows each output in its own sandboxed frame (scripts allowed, no
+# same-origin rights, so no storage, no access to the page around it); the classic Notebook runs an
+# output's scripts outside the output (jQuery appends them to <head>), where the script cannot find
+# its explorer as the element around it and sets up every explorer that is not ready yet.
+
+def outputs_html() -> tuple[str, str]:
+    from IPython.core.formatters import DisplayFormatter  # what a kernel's display() stores
+
+    ax = importlib.import_module(EXPLORER_MODULE)
+
+    four = ax.AttentionExplorer(WEIGHTS, SRC, TGT, layer_names=LAYERS, head_names=HEADS, title="四维")
+    two = ax.AttentionExplorer(SELF, SRC, SRC, decoding=False)
+    return tuple(DisplayFormatter().format(e)[0]["text/html"] for e in (four, two))
+
+
+OUTSIDE_JS = """([first, second]) => {
+  // Like the classic Notebook: insert the markup (innerHTML runs no script), then run each output's
+  // code from a script element appended to <head>.
+  for (const markup of [first, second]) {
+    const output = document.createElement("div");
+    output.innerHTML = markup;
+    document.body.appendChild(output);
+    const code = Array.from(output.querySelectorAll("script")).find(s => !s.type).textContent;
+    const script = document.createElement("script");
+    script.textContent = code;
+    document.head.appendChild(script);
+  }
+}"""
+
+
+def test_explorer_in_a_sandboxed_frame_and_with_scripts_run_elsewhere(browser_context, blocked_requests,
+                                                                      screenshots, tmp_path):
+    import html as html_module
+
+    first, second = outputs_html()
+    frames = "".join(f'<iframe sandbox="allow-scripts" style="width:900px;height:260px;border:0" srcdoc="'
+                     f'{html_module.escape(markup)}"></iframe>' for markup in (first, second))
+    (tmp_path / "colab.html").write_text(f"<!doctype html><meta charset=utf-8><body>{frames}</body>", encoding="utf-8")
+    (tmp_path / "classic.html").write_text("<!doctype html><meta charset=utf-8><body></body>", encoding="utf-8")
+    with serve(tmp_path) as base:
+        page = browser_context.new_page()
+        log = PageLog(page)
+        before = len(blocked_requests)
+        page.goto(f"{base}colab.html", wait_until="load")
+        roots = [page.frame_locator("iframe").nth(i).locator(".d2l-attn") for i in (0, 1)]
+        exercise_four_d(page, roots[0], screenshots / "explorer-sandboxed-frame.png")
+        exercise_two_d(page, roots[1], roots[0])
+
+        page.goto(f"{base}classic.html", wait_until="load")
+        page.evaluate(OUTSIDE_JS, [first, second])
+        explorers = page.locator(".d2l-attn")
+        assert explorers.count() == 2
+        exercise_four_d(page, explorers.first, screenshots / "explorer-scripts-elsewhere.png")
+        exercise_two_d(page, explorers.nth(1), explorers.first)
+        page.close()
+    assert log.problems() == []
+    assert blocked_requests[before:] == []

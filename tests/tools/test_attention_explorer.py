@@ -218,6 +218,7 @@ BAD_INPUTS = [
     (dict(src_tokens=None), TypeError, ["src_tokens", "NoneType"]),
     (dict(layer_names=["a", "b"]), ValueError, ["layer_names 有 2 个名字", "1 个层"]),
     (dict(head_names=[]), ValueError, ["head_names 有 0 个名字", "1 个头"]),
+    (dict(weights=sample_weights(2, 1, 4, 5), layer_names="ab"), TypeError, ["layer_names", "名字的列表"]),
 ]
 
 
