@@ -103,8 +103,9 @@ def test_markup_is_the_same_in_other_processes():
     expected = hashlib.sha256(markup(sample_weights(2, 3, 4, 5), SRC, TGT, title="例子").encode()).hexdigest()
     for seed in ("1", "2"):
         env = dict(os.environ, PYTHONHASHSEED=seed, PYTHONPATH=str(ROOT))
-        result = subprocess.run([sys.executable, "-c", SNIPPET.format(module=MODULE, src=SRC, tgt=TGT)], env=env, cwd=ROOT,
-                                capture_output=True, text=True, check=True)
+        code = SNIPPET.format(module=MODULE, src=SRC, tgt=TGT)
+        result = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
+                                check=True)
         assert result.stdout.strip() == expected
 
 
