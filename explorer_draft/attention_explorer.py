@@ -107,8 +107,10 @@ _ATTN_EXPLORER_JS = r"""
           + sources[best].querySelector(".d2l-attn-text").textContent + "”（" + row[best].toFixed(3) + "）。";
       if (steps) {
         part("stepinfo").textContent = "解码第 " + state.step + " / " + targets.length + " 步";
-        steps.querySelectorAll("[data-go=first], [data-go=prev]").forEach(function (b) { b.disabled = state.step === 1; });
-        steps.querySelectorAll("[data-go=next], [data-go=last]").forEach(function (b) { b.disabled = state.step === targets.length; });
+        steps.querySelectorAll("[data-go]").forEach(function (b) {  // no step before the first or after the last
+          var back = /first|prev/.test(b.getAttribute("data-go"));
+          b.disabled = back ? state.step === 1 : state.step === targets.length;
+        });
       }
     }
 
