@@ -97,4 +97,6 @@ __all__ = [
     'CHINESE_FONT_FILE',
     'use_chinese_font',
     'CHINESE_FONT_NAME',
+    'AttentionExplorer',
+    'show_attention',
 ]

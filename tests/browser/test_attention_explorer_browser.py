@@ -40,7 +40,7 @@ from test_jupyterlab import (KERNEL_DISPLAY, KERNEL_NAME, LAB_SETTINGS, ROOT, ST
 pytestmark = pytest.mark.browser
 
 # Where the explorer comes from: the one line to change when it moves into d2l_local ("d2l_local").
-EXPLORER_MODULE = "explorer_draft.attention_explorer"
+EXPLORER_MODULE = "d2l_local"
 IMPORT = f"from {EXPLORER_MODULE} import show_attention"
 
 SRC = ["i", "am", "<unk>", ".", "<eos>"]

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 # Where the explorer comes from: the one line to change when it moves into d2l_local ("d2l_local").
-MODULE = "explorer_draft.attention_explorer"
+MODULE = "d2l_local.ch21_appendix_display_tools"  # appendix A.3, where the explorer is saved
 ax = importlib.import_module(MODULE)
 
 ROOT = Path(__file__).resolve().parents[2]
