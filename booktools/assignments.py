@@ -62,7 +62,7 @@ ROOT = extract.ROOT
 NOTEBOOKS = extract.NOTEBOOK_DIR
 DEFAULT_OUT = ROOT / "_build" / "assignments"
 MANIFEST = ".book-assignments.json"
-SCHEMA_VERSION = 3  # nbgrader's cell-metadata schema (nbgrader 0.6 - 0.9)
+SCHEMA_VERSION = 3  # the version of nbgrader's cell-metadata schema that nbgrader 0.9 expects
 SETUP_TAG = "setup"
 EXERCISE_TAG, SOLUTION_TAG = student.EXERCISE_TAG, student.SOLUTION_TAG
 CHECKS_PACKAGE = "d2l_exercises"
@@ -460,7 +460,7 @@ def _test_source(source: str, ex: Exercise) -> str:
         source = "\n".join(f"ok = {line}" if re.match(r"^\w+\.\w+\(", line) and f".{ex.name}(" in line
                            else line for line in lines)
     return (source.rstrip("\n") + "\n\n# 评分：检查没有通过（上面是原因）时这一格出错，这道题不得分\n"
-            f"assert {verdict}, \"{ex.title} 没有通过检查：原因见上面的说明（✗ 或 ⏳）\"")
+            f"assert {verdict}, \"{ex.title}{'' if ex.title.endswith('）') else ' '}没有通过检查：原因见上面的说明（✗ 或 ⏳）\"")
 
 
 def assignment_notebook(chapter: Chapter) -> tuple[nbformat.NotebookNode, list[str]]:
