@@ -47,24 +47,22 @@ import ast
 import builtins
 import hashlib
 import json
-import os
 import re
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from booktools import config, extract, student
+from booktools import nb as nbtools
 
-ROOT = extract.ROOT
-NOTEBOOKS = extract.NOTEBOOK_DIR
-DEFAULT_OUT = ROOT / "_build" / "assignments"
+ROOT = nbtools.ROOT
+NOTEBOOKS = nbtools.NOTEBOOK_DIR
+DEFAULT_OUT = nbtools.BUILD_DIR / "assignments"
 MANIFEST = ".book-assignments.json"
 SCHEMA_VERSION = 3  # the version of nbgrader's cell-metadata schema that nbgrader 0.9 expects
-SETUP_TAG = "setup"
-EXERCISE_TAG, SOLUTION_TAG = student.EXERCISE_TAG, student.SOLUTION_TAG
+SETUP_TAG, EXERCISE_TAG, SOLUTION_TAG = nbtools.SETUP_TAG, nbtools.EXERCISE_TAG, nbtools.SOLUTION_TAG
 CHECKS_PACKAGE = "d2l_exercises"
 # Names a notebook may use without defining them: Python's builtins and what IPython provides.
 PREDEFINED = set(dir(builtins)) | {"get_ipython", "display", "In", "Out", "exit", "quit", "__name__"}
@@ -242,12 +240,8 @@ class Chapter:
         return self.name
 
 
-def _where(path: Path, index: int, cell) -> str:
-    return student._where(path, index, cell)
-
-
-def _tags(cell) -> list[str]:
-    return list(cell.get("metadata", {}).get("tags", []))
+_where = nbtools.where
+_tags = nbtools.tags
 
 
 def _check_call(source: str, where: str) -> tuple[str, str, str] | None:
@@ -529,7 +523,7 @@ def assignment_notebook(chapter: Chapter) -> tuple[nbformat.NotebookNode, list[s
 
 def plan(paths=None) -> list[Chapter]:
     """Every chapter of `paths` (default: all of notebooks/) that has checked exercises, with points."""
-    all_paths = extract.notebook_paths(NOTEBOOKS)
+    all_paths = nbtools.chapter_paths(NOTEBOOKS)
     paths = [Path(p) for p in paths] if paths else all_paths
     found = {Path(p).resolve(): discover(p) for p in dict.fromkeys(list(paths) + list(all_paths))}
     everything = [ch for ch in found.values() if ch is not None]
@@ -560,14 +554,7 @@ def _sha(data: bytes) -> str:
 
 def _atomic_write(target: Path, data: bytes) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    nbtools.write_atomically(target, data)
 
 
 def write_tree(files: dict[str, bytes], out: Path) -> dict:
@@ -637,7 +624,7 @@ def main(argv=None) -> int:
     try:
         chapters = plan(args.notebooks)
         result = write_tree(render(chapters), args.out)
-    except (AssignmentError, extract.ExtractError, student.StudentEditionError) as error:
+    except (AssignmentError, nbtools.NotebookError, student.StudentEditionError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     for chapter in chapters:
