@@ -150,6 +150,8 @@ RULE_COUNTEREXAMPLES = [
     ("calculation", "概率是 $0.5 \\times 0.4 = 0.25$。"),                  # the arithmetic is wrong
     ("calculation", "损失是 $\\ell = 0.21$。"),                            # a variable, not a calculation
     ("supposition", "在开发机上，准确率是 0.94；设想一下更大的模型。"),       # the sentence does not suppose
+    ("supposition", "如果用 d2l 的初始化，准确率只有 2.1%。"),               # a conditional reports a run
+    ("literature", "Transformer 2017 年的 BLEU 是 28.4。"),                  # a name and a year, no citation
 ]
 
 
