@@ -29,12 +29,14 @@ The checks (each returns :class:`Finding` objects that name the notebook, the ce
 ``translations``
     A sentence in the book's tokenised form (lowercase words separated by spaces, the final punctuation
     split off: ``il est malade .``) quoted in prose -- in backticks or quotes -- must appear in the
-    chapter's code or compared outputs (the same sentence, whitespace collapsed). So must a quoted span of
-    Chinese right after a word that presents it as a translation (译成, 翻译成, 译为, 输出, ``→``). Allowed:
-    sentences the chapter's exercises themselves pose (in the 练习 list), and sentences written in a
-    diagram the cell shows. Limits: a translation paraphrased in words, written untokenised (``"He's calm."``),
-    or a Chinese translation without such a cue word is not recognised; a model output that happens to
-    equal a sentence of the code (an input) passes.
+    chapter's compared outputs or in code (the same sentence, whitespace collapsed; a list of string
+    literals ``['they', 'are', '.']`` counts as the sentence ``they are .``). So must a quoted span of
+    Chinese right after a word that presents it as a translation (译成, 翻译成, 译为, ``→``). Code of any
+    chapter counts (a sentence the book's code writes is an input or a reference, not a result), and so do
+    sentences the chapter's exercises themselves pose and sentences whose words a diagram of the cell shows.
+    Limits: a translation paraphrased in words, written untokenised (``"He's calm."``) or in Chinese
+    without such a cue word is not recognised; a model output that happens to equal a sentence of some
+    code (an input) passes; the chapter as a whole is searched, not the cell next to the sentence.
 
 ``section-refs``
     ``7.3 节``, ``练习 7.6`` and ``第 7 章`` name a section, exercise or chapter that exists (headings
