@@ -17,11 +17,11 @@ The checks (each a :class:`booktools.prose.Finding`):
 
 ``citations``
     A paper cited with another year than the glossary's 文献的写法 table gives (Bahdanau et al. is
-    *2014*: arXiv 2014, published at ICLR 2015; a venue's own year, ``ICLR 2015``, is fine).
+    *2015*: published at ICLR 2015, preprint arXiv 2014; the preprint's own year, ``arXiv 2014``, is fine).
 
 ``notation``
-    The symbols the 符号表 settles and a machine can check in LaTeX: the valid length is :math:`L_i`, never
-    ``\\ell_i`` (ℓ is the loss); the decoder's time step is ``t'`` (``y_t``, ``\\mathbf s_t``,
+    The symbols the 符号表 settles and a machine can check in LaTeX: the valid length is ``\\ell_i``, never
+    :math:`L_i` (the loss is :math:`\\mathcal L`); the decoder's time step is ``t'`` (``y_t``, ``\\mathbf s_t``,
     ``\\mathbf c_t`` are the decoder's symbols with the encoder's index); ``h`` counts heads and never
     indexes one (``\\mathbf W^{(h)}``, 第 $h$ 个头; ``\\mathbf h_h`` for the last of ``h`` heads is fine, like
     ``x_T``). Not checked: symbols in diagrams and in prose outside LaTeX.
@@ -320,8 +320,8 @@ def citation_findings(chapter: Chapter, glossary: Glossary, root: Path) -> list[
 
 NOTATION = [
     ("valid-length",
-     re.compile(r"(?:\\ell|ℓ)\s*_\s*(?:\{\s*i\s*\}|i)(?![\w,]|\s*,)"),
-     "the valid length is $L_i$ (符号表): ℓ is the loss"),
+     re.compile(r"(?<![\w\\])L\s*_\s*(?:\{\s*i\s*\}|i)(?![\w,]|\s*,)"),
+     "the valid length is $\\ell_i$ (符号表); the loss is $\\mathcal L$"),
     ("decoder-step",
      re.compile(r"(?:(?<![A-Za-z\\])(?<!\\mathbf )(?<!\\mathbf\{)y|\\mathbf\s*\{?\s*[sc]\s*\}?)\s*_\s*"
                 r"(?:\{\s*)?t(?![\w'′]|\s*\^|\s*\\prime)"),

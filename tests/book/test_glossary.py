@@ -49,7 +49,7 @@ def test_the_known_drifts_are_settled():
     assert banned["自己喂自己"] == "自回归"
     assert banned["GRU 单元"] == "门控循环单元"
     years = {c.author: c.year for c in GLOSSARY.citations}
-    assert years["Bahdanau"] == "2014"
+    assert years["Bahdanau"] == "2015"
 
 
 def test_the_page_says_which_d2l_zh_edition_matches():
@@ -164,7 +164,7 @@ def _chapter(book, md):
 
 
 @pytest.mark.parametrize("md, reported", [
-    ("有效长度 $\\ell_i$ 与 $\\ell_{i}$", 2), ("损失 $\\ell_{i,t'}$ 与 $\\ell$", 0), ("有效长度 $L_i$", 0),
+    ("有效长度 $L_i$ 与 $L_{i}$", 2), ("损失 $\\mathcal L$ 与 $L_{i,t'}$", 0), ("有效长度 $\\ell_i$", 0),
     ("$\\mathbf s_t = g(y_{t-1}, \\mathbf c, \\mathbf s_{t-1})$", 3),
     ("$\\mathbf s_{t'} = g(y_{t'-1}, \\mathbf c_{t'}, \\mathbf s_{t'-1})$", 0),
     ("编码器 $\\mathbf h_t$ 与层的输出 $\\mathbf y_t$", 0), ("$y_{t^\\prime}$", 0),
@@ -175,8 +175,8 @@ def test_notation(book, md, reported):
 
 
 @pytest.mark.parametrize("md, reported", [
-    ("Bahdanau 等人（2015）", 1), ("Bahdanau、Cho 和 Bengio（2015）", 1), ("Bahdanau 等人（2014）", 0),
-    ("Bahdanau, D., Cho, K., & Bengio, Y. (2014). Neural machine translation. *ICLR 2015*.", 0),
+    ("Bahdanau 等人（2014）", 1), ("Bahdanau、Cho 和 Bengio（2014）", 1), ("Bahdanau 等人（2015）", 0),
+    ("Bahdanau, D., Cho, K., & Bengio, Y. (2015). Neural machine translation. *ICLR 2015*（arXiv 2014）.", 0),
     ("Vaswani 等人（2018）", 1),
 ])
 def test_citation_years(book, md, reported):
