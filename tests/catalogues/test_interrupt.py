@@ -35,6 +35,7 @@ import io
 import json
 import os
 import signal
+import sys
 import threading
 import time
 
