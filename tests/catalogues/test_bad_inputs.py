@@ -232,12 +232,27 @@ def bad(id, raises, says, what, xfail=None):
     return register
 
 
-# --- data (notebooks/02_machine_translation_data.ipynb) --------------------------------------
+# --- data (notebooks/02_translation_corpus, 03_minibatches_and_splits, 19_appendix_data_tools) --
 
-@bad("data/corpus-line-without-tab", d2l.DataError, r"第 9 行.*请删除 fra-eng/fra\.txt.*重新获取",
-     "fra.txt has a line without a TAB (a truncated or hand-edited file); load_data_nmt")
+@bad("data/corpus-line-without-tab", d2l.DataError, r"^(?!.*请删除)语料第 9 行没有制表符.*修正或删去这一行",
+     "fra.txt has a line without a TAB in the middle (a hand-edited file); load_data_nmt. The message says to "
+     "fix that line and must not advise deleting the file")
 def _(sb):
-    sb.corpus.write_text(CORPUS + "I'm cold.J'ai froid.\n", encoding="utf-8")
+    sb.corpus.write_text(CORPUS + "I'm cold.J'ai froid.\nGo.\tVa !\n", encoding="utf-8")
+    return lambda: d2l.load_data_nmt(batch_size=2, num_steps=5)
+
+
+@bad("data/corpus-line-with-empty-french", d2l.DataError, r"^(?!.*请删除)语料第 9 行的法语一栏是空的.*修正或删去这一行",
+     "fra.txt has a line 'I'm cold.<TAB>' whose French side is empty; load_data_nmt")
+def _(sb):
+    sb.corpus.write_text(CORPUS + "I'm cold.\t \n", encoding="utf-8")
+    return lambda: d2l.load_data_nmt(batch_size=2, num_steps=5)
+
+
+@bad("data/corpus-cut-inside-the-last-line", d2l.DataError, r"第 9 行.*截断.*请删除 fra-eng/fra\.txt.*重新获取",
+     "fra.txt ends in the middle of its last line, before the TAB (an interrupted copy); load_data_nmt")
+def _(sb):
+    sb.corpus.write_text(CORPUS + "I'm co", encoding="utf-8")
     return lambda: d2l.load_data_nmt(batch_size=2, num_steps=5)
 
 
@@ -253,6 +268,12 @@ def _(sb):
 def _(sb):
     sb.corpus.write_bytes(b"")
     return lambda: d2l.load_data_nmt(batch_size=2, num_steps=5)
+
+
+@bad("data/corpus-as-bytes", TypeError, r"text\.decode\('utf-8'\)",
+     "tokenize_nmt(the file's bytes) instead of its text")
+def _(sb):
+    return lambda: d2l.tokenize_nmt(sb.corpus.read_bytes())
 
 
 @bad("data/wrong-checksum", d2l.DataError, r"checksum.*已删除.*请稍后重试.*D2L_DATA_DIR",
@@ -311,22 +332,112 @@ def _(sb):
     return lambda: d2l.tokenize_nmt(d2l.preprocess_nmt(d2l.read_data_nmt()), num_examples=-1)
 
 
+@bad("data/num-examples-zero", ValueError, r"num_examples 应是不小于 1 的整数，收到 0",
+     "load_data_nmt(2, 5, num_examples=0): no pairs at all (an empty DataLoader used to fail inside torch)")
+def _(sb):
+    return lambda: d2l.load_data_nmt(batch_size=2, num_steps=5, num_examples=0)
+
+
+@bad("data/num-steps-fractional", TypeError, r"num_steps 应是整数.*请传入整数，例如 num_steps=4",
+     "load_data_nmt(2, num_steps=3.5) (a slice index error from inside truncate_pad before)")
+def _(sb):
+    return lambda: d2l.load_data_nmt(batch_size=2, num_steps=3.5)
+
+
+@bad("data/batch-size-zero", ValueError, r"batch_size 应是不小于 1 的整数",
+     "load_data_nmt(batch_size=0) (torch's BatchSampler error in English before)")
+def _(sb):
+    return lambda: d2l.load_data_nmt(batch_size=0, num_steps=5)
+
+
+@bad("data/num-train-fractional", TypeError, r"num_train 应是整数.*例如 num_train=2",
+     "load_data_nmt_split(2, 5, num_train=2.5) (random.sample's error before)")
+def _(sb):
+    return lambda: d2l.load_data_nmt_split(2, 5, num_train=2.5)
+
+
+@bad("data/max-tokens-zero", ValueError, r"max_tokens 应是不小于 1 的整数",
+     "load_data_nmt_split(2, 5, max_tokens=0): every pair would be filtered out")
+def _(sb):
+    return lambda: d2l.load_data_nmt_split(2, 5, max_tokens=0)
+
+
+@bad("data/max-tokens-filters-everything", ValueError, r"max_tokens=1 太小.*请调大 max_tokens",
+     "load_data_nmt_split(2, 5, max_tokens=1) on a corpus whose sentences all have at least 2 tokens")
+def _(sb):
+    return lambda: d2l.load_data_nmt_split(2, 5, max_tokens=1)
+
+
 @bad("data/split-fractions-over-one", ValueError, r"两者之和小于 1",
      "load_data_nmt_split with valid_frac + test_frac > 1")
 def _(sb):
     return lambda: d2l.load_data_nmt_split(2, 5, valid_frac=0.6, test_frac=0.6)
 
 
-@bad("data/too-many-dates", ValueError, r"只有 \d+ 个不同的日期句对，要不了 1000000 个",
+@bad("data/split-fraction-as-a-string", TypeError, r"0 到 1 之间的比例.*valid_frac=0\.05",
+     "split_nmt(source, target, valid_frac='0.1')")
+def _(sb):
+    return lambda: d2l.split_nmt([["go", "."]], [["va", "!"]], valid_frac="0.1")
+
+
+@bad("data/too-many-dates", ValueError, r"只有 \d+ 个不同的日期句对，要不了 1000000 个.*调小",
      "load_data_dates asks for more distinct date pairs than exist")
 def _(sb):
     return lambda: d2l.load_data_dates(32, num_examples=10 ** 6)
 
 
-@bad("data/vocab-without-pad", ValueError, r"词表里没有 <pad>：请用 reserved_tokens 保留它",
+@bad("data/date-as-a-string", TypeError, r"datetime\.date\.fromisoformat\('2026-11-25'\)",
+     "format_date('2026-11-25', 'dotted') (AttributeError 'str' object has no attribute 'month' before)")
+def _(sb):
+    return lambda: d2l.format_date("2026-11-25", "dotted")
+
+
+@bad("data/vocab-without-pad", ValueError, r"词表里没有 <pad>：请在建词表时用 reserved_tokens 保留它",
      "build_array_nmt with a vocabulary built without reserved tokens")
 def _(sb):
     return lambda: d2l.build_array_nmt([["go", "."]], d2l.Vocab([["go", "."]]), 4)
+
+
+@bad("data/build-array-from-sentences-as-strings", TypeError, r"应是词元列表.*split\(\)",
+     "build_array_nmt(['go .'], vocab, 4): a string, which used to be read character by character")
+def _(sb):
+    return lambda: d2l.build_array_nmt(["go ."], vocab(), 4)
+
+
+@bad("data/vocab-reserved-tokens-as-a-string", TypeError, r"reserved_tokens=\['<pad>'\]",
+     "Vocab(tokens, reserved_tokens='<pad>'): a string, which used to reserve '<', 'p', 'a', 'd', '>'")
+def _(sb):
+    return lambda: d2l.Vocab([["go", "."]], reserved_tokens="<pad>")
+
+
+@bad("data/vocab-of-a-string", TypeError, r"text\.split\(\).*list\(text\)",
+     "Vocab('go home .'): a string, which used to give a vocabulary of characters")
+def _(sb):
+    return lambda: d2l.Vocab("go home .")
+
+
+@bad("data/vocab-indexed-with-a-tensor", TypeError, r"vocab\.to_tokens\(indices\)",
+     "vocab[torch.tensor([4, 5])] (it used to return <unk> for any tensor)")
+def _(sb):
+    return lambda: vocab()[torch.tensor([4, 5])]
+
+
+@bad("data/vocab-to-tokens-with-float-indices", TypeError, r"请先 \.long\(\)",
+     "vocab.to_tokens(torch.tensor([4.7])) (a float index used to be truncated to 4)")
+def _(sb):
+    return lambda: vocab().to_tokens(torch.tensor([4.7]))
+
+
+@bad("data/load-array-of-one-tensor", TypeError, r"只有一个张量也要写成 \(X,\)",
+     "load_array(X, 2): one tensor instead of a tuple of tensors (its rows were taken as the arrays)")
+def _(sb):
+    return lambda: d2l.load_array(torch.zeros(4, 3), 2)
+
+
+@bad("data/load-array-of-nothing", ValueError, r"0 个样本.*num_examples、max_tokens、num_train",
+     "load_array of empty tensors (an empty loader used to train 'loss 0.000' for epochs that never happened)")
+def _(sb):
+    return lambda: d2l.load_array((torch.zeros(0, 5), torch.zeros(0)), 2)
 
 
 # --- models and the API (chapters 1, 5, 7, 9, 11) ---------------------------------------------

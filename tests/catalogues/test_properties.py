@@ -91,7 +91,8 @@ def test_truncate_pad_length_prefix_and_padding(line, num_steps, pad):
 
 
 @bounded(100)
-@given(st.lists(st.lists(small_token, max_size=9), min_size=0, max_size=8), st.integers(1, 10))
+@given(st.lists(st.lists(small_token | st.sampled_from(["<eos>", "<bos>"]), max_size=9), min_size=0, max_size=8),
+       st.integers(1, 10))
 def test_build_array_nmt_rows_lengths_and_padding(lines, num_steps):
     vocab = d2l.Vocab(lines, reserved_tokens=RESERVED)
     array, valid_len = d2l.build_array_nmt(lines, vocab, num_steps)
@@ -100,11 +101,36 @@ def test_build_array_nmt_rows_lengths_and_padding(lines, num_steps):
     for row, length, line in zip(array.tolist(), valid_len.tolist(), lines):
         ids = vocab[line] + [eos]
         assert row == d2l.truncate_pad(ids, num_steps, pad)
-        # the valid length counts the non-<pad> tokens (a literal '<pad>' in a sentence is padding too)
-        assert length == sum(i != pad for i in row) <= num_steps
-        if "<pad>" not in line:
-            assert length == min(len(ids), num_steps)
-            assert row[length:] == [pad] * (num_steps - length)
+        # the valid length is the sentence's own length (with <eos>), even when the sentence holds a
+        # literal '<pad>' or '<eos>': the final <eos> stays inside it unless it was truncated away
+        assert length == min(len(ids), num_steps)
+        assert row[length:] == [pad] * (num_steps - length)
+        if len(ids) <= num_steps:
+            assert row[length - 1] == eos
+
+
+@bounded(60)
+@given(st.lists(st.tuples(sentence, sentence), min_size=1, max_size=8), st.booleans(), st.booleans(),
+       st.sampled_from(["\n", "\r\n"]))
+def test_tokenize_nmt_reads_byte_order_marks_attributions_and_line_endings(pairs, bom, attribution, newline):
+    """The corpus as editors and manythings.org write it: a BOM at the start, a third column, CRLF."""
+    extra = "\tCC-BY 2.0 (France) Attribution: tatoeba.org #1 (x)" if attribution else ""
+    text = newline.join(" ".join(src) + "\t" + " ".join(tgt) + extra for src, tgt in pairs) + newline
+    assume(not text.startswith("\ufeff"))  # a sentence that itself starts with U+FEFF is indistinguishable
+    raw = ("\ufeff" if bom else "") + text
+    decoded = raw.encode("utf-8").decode("utf-8-sig")  # what read_data_nmt does
+    source, target = d2l.tokenize_nmt(decoded)
+    assert source == [list(src) for src, _ in pairs] and target == [list(tgt) for _, tgt in pairs]
+
+
+@bounded(60)
+@given(st.lists(st.lists(small_token, min_size=1, max_size=5), min_size=1, max_size=5),
+       st.one_of(st.integers(), st.floats(allow_nan=False), st.none(), st.just(torch.tensor([1, 2]))))
+def test_vocab_lookup_is_by_token_only(lines, key):
+    """vocab[...] takes tokens (str, or lists of them); any other key is an error, never a silent <unk>."""
+    vocab = d2l.Vocab(lines, reserved_tokens=RESERVED)
+    with pytest.raises(TypeError, match="to_tokens"):
+        vocab[key]
 
 
 # ---------------------------------------------------------------------------------------------
