@@ -551,6 +551,115 @@ def _(sb):
     return lambda: d2l.PositionalEncoding(8, 0.0, max_len=10)(torch.zeros(1, 12, 8))
 
 
+# --- prediction and BLEU (notebooks/09_prediction_and_evaluation.ipynb) -------------------------
+
+def _predict_with(net, sentence="go .", beam=False, voc=None, device=CPU, **kwargs):
+    voc = voc or vocab()
+    if beam:
+        return lambda: d2l.predict_seq2seq_beam(net, sentence, voc, voc, 5, device, **kwargs)
+    return lambda: d2l.predict_seq2seq(net, sentence, voc, voc, 5, device, **kwargs)
+
+
+def _diverged_net():
+    """A model whose training diverged: one weight of the output layer is NaN."""
+    net = seq2seq(len(vocab()))
+    with torch.no_grad():
+        net.decoder.dense.weight[0, 0] = float("nan")
+    return net
+
+
+@bad("predict/nan-weights-greedy", ValueError, r"decoder\.dense\.weight 里有 NaN 或 inf.*请载入发散之前的检查点",
+     "predict_seq2seq with a model whose weights hold a NaN (it used to translate to '<pad> <pad> …')")
+def _(sb):
+    return _predict_with(_diverged_net())
+
+
+@bad("predict/nan-weights-beam", ValueError, r"decoder\.dense\.weight 里有 NaN 或 inf.*请载入发散之前的检查点",
+     "predict_seq2seq_beam with a model whose weights hold a NaN (it used to crash inside the search)")
+def _(sb):
+    return _predict_with(_diverged_net(), beam=True)
+
+
+@bad("predict/target-vocab-without-bos-and-eos", ValueError, r"tgt_vocab 里没有 <bos>.*reserved_tokens=",
+     "predict_seq2seq with a target vocabulary built without reserved tokens (it used to return '')")
+def _(sb):
+    voc = vocab()
+    plain = d2l.Vocab([[f"w{i}" for i in range(len(voc) - 1)]])  # same size, no '<bos>'/'<eos>'
+    net = seq2seq(len(voc))
+    return lambda: d2l.predict_seq2seq(net, "go .", voc, plain, 5, CPU)
+
+
+@bad("predict/decoder-predicts-ids-beyond-the-vocab", ValueError,
+     r"每步输出 \d+ 个 logits，而 tgt_vocab 有 \d+ 个词元.*请传入训练这个模型时用的 tgt_vocab",
+     "a decoder whose output layer is larger than tgt_vocab: predicted token ids >= the vocabulary size")
+def _(sb):
+    net = seq2seq(len(vocab()))
+    net.decoder.dense = torch.nn.Linear(16, len(vocab()) + 7)
+    return _predict_with(net)
+
+
+@bad("predict/beam-alpha-nan", ValueError, r"alpha 应是有限的非负实数.*常用 0\.6 到 1.*收到 nan",
+     "predict_seq2seq_beam(..., alpha=float('nan'))")
+def _(sb):
+    return _predict_with(seq2seq(len(vocab())), beam=True, alpha=float("nan"))
+
+
+@bad("predict/num-steps-not-an-integer", ValueError, r"num_steps 应是正整数.*收到 3\.5",
+     "predict_seq2seq(..., num_steps=3.5)")
+def _(sb):
+    voc = vocab()
+    net = seq2seq(len(voc))
+    return lambda: d2l.predict_seq2seq(net, "go .", voc, voc, 3.5, CPU)
+
+
+@bad("predict/tokenizer-given-as-a-name", TypeError, r"src_tokenizer 应是有 tokenize.*d2l\.CharTokenizer\(\)",
+     "predict_seq2seq(..., src_tokenizer='char'): a name instead of a tokenizer object")
+def _(sb):
+    return _predict_with(seq2seq(len(vocab())), src_tokenizer="char")
+
+
+@bad("predict/tokenizer-class-instead-of-instance", TypeError, r"收到的是类 CharTokenizer 本身：请写成 CharTokenizer\(\)",
+     "predict_seq2seq(..., tgt_tokenizer=d2l.CharTokenizer): the class, not an instance")
+def _(sb):
+    return _predict_with(seq2seq(len(vocab())), tgt_tokenizer=d2l.CharTokenizer)
+
+
+@bad("predict/model-on-another-device", ValueError, r"模型的参数在 meta 上.*请先 net\.to\(device\)",
+     "predict_seq2seq with the model on another device than `device` (meta here, a GPU on Colab)")
+def _(sb):
+    return _predict_with(seq2seq(len(vocab())).to("meta"))
+
+
+@bad("predict/device-not-a-device", ValueError, r"device='gpu' 不是一个设备：请用 d2l\.try_gpu\(\)",
+     "predict_seq2seq(..., device='gpu')")
+def _(sb):
+    return _predict_with(seq2seq(len(vocab())), device="gpu")
+
+
+@bad("predict/bleu-of-none", TypeError, r"pred_seq 应是一个 str（词元用空格分隔）或词元列表.*预测失败时",
+     "bleu(None, 'va !', 2): a failed prediction passed on")
+def _(sb):
+    return lambda: d2l.bleu(None, "va !", 2)
+
+
+@bad("predict/corpus-bleu-of-two-strings", TypeError, r"predictions 应是每句一项的 list.*corpus_bleu\(\[prediction\], \[reference\]\)",
+     "corpus_bleu('il est calme .', 'il est calme .'): it used to score the characters")
+def _(sb):
+    return lambda: d2l.corpus_bleu("il est calme .", "il est calme .")
+
+
+@bad("predict/corpus-bleu-token-list-references", ValueError, r"references 看起来是词元列表.*' '\.join\(tokens\)",
+     "corpus_bleu(str predictions, token-list references such as splits['test'][1]): an exact match scored 0.0")
+def _(sb):
+    return lambda: d2l.corpus_bleu(["il est calme .", "va !"], [["il", "est", "calme", "."], ["va", "!"]])
+
+
+@bad("predict/corpus-bleu-mixed-forms", TypeError, r"参考译文与预测要用同一种形式",
+     "corpus_bleu(token-list predictions, str references)")
+def _(sb):
+    return lambda: d2l.corpus_bleu([["va", "!"]], ["va !"])
+
+
 # --- training and checkpoints (notebooks/07_training.ipynb) ------------------------------------
 
 @bad("train/target-vocab-without-bos", ValueError, r"<bos>.*reserved_tokens",
