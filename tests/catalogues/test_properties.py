@@ -234,7 +234,9 @@ def test_corpus_bleu_matches_sacrebleu(pairs, max_n):
     assume(any(hyps))  # sacrebleu divides by the hypothesis length
     streams = [[r[j] if j < len(r) else None for r in refs] for j in range(max(len(r) for r in refs))]
     metric = sacrebleu.metrics.BLEU(max_ngram_order=max_n, tokenize="none", smooth_method="none", force=True)
-    ours = d2l.corpus_bleu(hyps, refs, max_n)
+    # The token-list form: with string predictions, a list of one-word strings would be ambiguous (several
+    # one-word references, or one tokenised reference?) and corpus_bleu refuses it rather than guess.
+    ours = d2l.corpus_bleu([h.split() for h in hyps], [[r.split() for r in rs] for rs in refs], max_n)
     assert 0.0 <= ours <= 1.0
     assert ours == pytest.approx(metric.corpus_score(hyps, streams).score / 100, abs=1e-6)
 
