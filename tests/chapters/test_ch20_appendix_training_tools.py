@@ -439,5 +439,5 @@ def test_budget_seconds_explains_a_bad_scale(monkeypatch, scale):
                                            ('60', TypeError), (None, TypeError), (True, TypeError)])
 def test_budget_seconds_explains_a_bad_budget(monkeypatch, seconds, error):
     monkeypatch.delenv('D2L_BUDGET_SCALE', raising=False)
-    with pytest.raises(error, match='seconds（训练单元的时间预算'):
+    with pytest.raises(error, match='seconds（训练单元格的时间预算'):
         d2l.budget_seconds(seconds)
