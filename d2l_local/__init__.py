@@ -2196,14 +2196,13 @@ def check_train_args(net, data_iter, lr, num_epochs, tgt_vocab, device, *, check
         raise ValueError('data_iter 是空的，一个小批量也没有：请检查数据是否读进来了'
                          '（例如 num_examples 是否为 0、批量是否大于样本数而又丢弃了不完整的批量）。')
     device = as_device(device)
-    resuming = False
-    if checkpoint_path is not None:
-        checkpoint_target(checkpoint_path)  # 现在就发现写不了，而不是训练了 save_every 轮之后
-        resuming = os.path.exists(checkpoint_path)
+    resuming = checkpoint_path is not None and os.path.exists(checkpoint_path)
     bad = [] if resuming else nonfinite_names(net.named_parameters())
     if bad:
         raise NonFiniteError(f'训练开始之前，模型参数 {", ".join(bad[:3])} 里就有 nan 或 inf（多半是上一次训练'
                              '发散了）：请重新构造模型（再调用一次创建它的代码）之后再训练。')
+    if checkpoint_path is not None:
+        checkpoint_target(checkpoint_path)  # 现在就发现写不了，而不是训练了 save_every 轮之后
     return device
 
 def check_epoch(epoch, epoch_loss, num_tokens, grads_finite, net, *, lr, checkpoint_path=None):
@@ -2232,9 +2231,9 @@ def check_epoch(epoch, epoch_loss, num_tokens, grads_finite, net, *, lr, checkpo
 
 # ---- notebooks/20_appendix_training_tools.ipynb · cell 38 · id ch20-36 ----
 def budget_seconds(seconds):
-    """训练单元的时间预算：seconds 乘以环境变量 D2L_BUDGET_SCALE（没有设置时为 1）。
+    """训练单元格的时间预算：seconds 乘以环境变量 D2L_BUDGET_SCALE（没有设置时为 1）。
     seconds 与 D2L_BUDGET_SCALE 都必须是有限的正数，否则抛出说明怎样改的错误。"""
-    check_positive('seconds', seconds, hint='训练单元的时间预算，单位是秒')
+    check_positive('seconds', seconds, hint='训练单元格的时间预算，单位是秒')
     raw = os.environ.get('D2L_BUDGET_SCALE', '1')
     try:
         scale = float(raw)
@@ -2242,5 +2241,5 @@ def budget_seconds(seconds):
         scale = math.nan
     if not (math.isfinite(scale) and scale > 0):
         raise ValueError(f'环境变量 D2L_BUDGET_SCALE 应是一个正数（例如 0.05），现在是 {raw!r}：'
-                         '请改正它，或者删除它（删除后按单元里写的预算训练）。')
+                         '请改正它，或者删除它（删除后按单元格里写的预算训练）。')
     return seconds * scale
