@@ -661,6 +661,7 @@ def _(sb):
 
 
 # --- training and checkpoints (notebooks/07_training.ipynb) ------------------------------------
+# --- training and checkpoints (notebooks/07_training, 08_checkpoints_and_resuming, 20_appendix_training_tools)
 
 @bad("train/target-vocab-without-bos", ValueError, r"<bos>.*reserved_tokens",
      "train_seq2seq with a target vocabulary built without '<bos>'")
@@ -712,6 +713,220 @@ def _(sb):
 def _(sb):
     voc = vocab()
     return lambda: train(seq2seq(len(voc)), voc, sb.checkpoint / "next.pt")
+
+
+def resume(sb, lr=0.01, num_epochs=3, **kwargs):
+    """Resume the sandbox's good checkpoint (1 epoch) up to num_epochs, saving after every epoch."""
+    voc = vocab()
+    net = kwargs.pop("net", None) or seq2seq(len(voc), seed=1)
+    kwargs = {"save_every": 1, "plot": False, **kwargs}
+    return lambda: d2l.train_seq2seq(net, tiny_data(voc), lr, num_epochs, voc, CPU, checkpoint_path=sb.checkpoint,
+                                     **kwargs)
+
+
+def forged_checkpoint(sb, name, change):
+    """A copy of the good checkpoint whose dictionary was changed (a damaged or hand-edited file)."""
+    state = torch.load(sb.checkpoint, weights_only=True)
+    change(state)
+    path = sb.root / "runs" / name
+    torch.save(state, path)
+    return path
+
+
+@bad("train/save-every-zero", ValueError, r"save_every（每隔几轮保存一次检查点）应是正整数.*请传入一个正整数",
+     "train_seq2seq(save_every=0): refused before the first step (was ZeroDivisionError after an epoch)")
+def _(sb):
+    return resume(sb, save_every=0)
+
+
+@bad("train/plot-every-zero", ValueError, r"plot_every（每隔几轮重画一次损失曲线）应是正整数.*请传入一个正整数",
+     "train_seq2seq(plot_every=0)")
+def _(sb):
+    voc = vocab()
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), tiny_data(voc), 0.01, 2, voc, CPU, plot_every=0)
+
+
+@bad("train/num-epochs-fractional", TypeError, r"num_epochs.*应是正整数.*例如写成 num_epochs=2",
+     "train_seq2seq(num_epochs=2.5)")
+def _(sb):
+    voc = vocab()
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), tiny_data(voc), 0.01, 2.5, voc, CPU, plot=False)
+
+
+@bad("train/cpu-threads-zero", ValueError, r"cpu_threads.*应是正整数.*请传入一个正整数",
+     "train_seq2seq(cpu_threads=0)")
+def _(sb):
+    return resume(sb, cpu_threads=0)
+
+
+@bad("train/theta-negative", ValueError, r"theta（梯度裁剪的阈值，例如 1）应是正数.*请传入一个正数",
+     "train_seq2seq(theta=-1): clipping would turn gradient descent into ascent")
+def _(sb):
+    return resume(sb, theta=-1.0)
+
+
+@bad("train/grad-clipping-theta-zero", ValueError, r"theta.*应是正数.*请传入一个正数",
+     "grad_clipping(net, 0)")
+def _(sb):
+    voc = vocab()
+    net = seq2seq(len(voc))
+    for p in net.parameters():
+        p.grad = torch.ones_like(p)
+    return lambda: d2l.grad_clipping(net, 0)
+
+
+@bad("train/resume-with-infinite-lr", ValueError, r"lr（学习率，例如 0\.005）应是正数.*请传入一个正数",
+     "resume good.pt with lr=inf (used to save all-nan weights over it)")
+def _(sb):
+    return resume(sb, lr=float("inf"))
+
+
+@bad("train/resume-diverges-with-huge-lr", d2l.NonFiniteError,
+     r"第 2 轮训练出现了 nan 或 inf.*lr=1e\+38.*请把 lr 调小.*这一轮没有保存.*good\.pt 仍是之前保存的状态",
+     "resume good.pt with lr=1e38: the run goes non-finite; good.pt stays byte-identical")
+def _(sb):
+    return resume(sb, lr=1e38)
+
+
+@bad("train/resume-with-an-inf-gradient", d2l.NonFiniteError,
+     r"第 2 轮.*梯度范数是 inf 或 nan.*这一轮没有保存.*good\.pt",
+     "resume good.pt when one gradient overflows to inf (grad_clipping turns it into nan everywhere)")
+def _(sb):
+    voc = vocab()
+    net = seq2seq(len(voc), seed=1)
+    net.decoder.dense.weight.register_hook(lambda grad: torch.full_like(grad, float("inf")))
+    return resume(sb, net=net)
+
+
+@bad("train/empty-data-iterator", ValueError, r"data_iter 是空的.*请检查数据是否读进来了",
+     "train_seq2seq on a DataLoader without a single batch (used to print loss 0.000 and save a checkpoint)")
+def _(sb):
+    voc = vocab()
+    X, X_len = d2l.build_array_nmt([], voc, 5)
+    empty = d2l.load_array((X, X_len, X, X_len), batch_size=3, is_train=False)
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), empty, 0.01, 2, voc, CPU,
+                                     checkpoint_path=sb.root / "runs" / "new.pt", plot=False)
+
+
+@bad("train/one-shot-generator", ValueError, r"第 2 轮 data_iter 没有给出任何有效词元.*只能遍历一次.*DataLoader",
+     "train_seq2seq on a generator of batches: the 2nd epoch has nothing left to train on")
+def _(sb):
+    voc = vocab()
+    batches = (batch for batch in tiny_data(voc))
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), batches, 0.01, 2, voc, CPU,
+                                     checkpoint_path=sb.root / "runs" / "new.pt", plot=False)
+
+
+@bad("train/batch-is-not-four-tensors", ValueError, r"应是 \(X, X_valid_len, Y, Y_valid_len\) 四个张量.*load_array",
+     "train_seq2seq on batches of (X, Y) pairs")
+def _(sb):
+    voc = vocab()
+    X, _ = d2l.build_array_nmt([["go", "."]] * 4, voc, 5)
+    pairs = d2l.load_array((X, X), batch_size=2)
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), pairs, 0.01, 1, voc, CPU, plot=False)
+
+
+@bad("train/labels-outside-the-target-vocab", ValueError, r"目标词表只有 5 个词元.*是不是把源词表和目标词表弄反了",
+     "train_seq2seq with a target vocabulary smaller than the labels (source and target vocabularies swapped)")
+def _(sb):
+    voc = vocab()
+    small = d2l.Vocab([["go"]], reserved_tokens=RESERVED)  # 5 tokens; the labels go up to len(voc) - 1
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), tiny_data(voc), 0.01, 1, small, CPU, plot=False)
+
+
+@bad("train/device-unknown-name", ValueError, r"收到的是 'gpu'：请用 d2l\.try_gpu\(\)",
+     "train_seq2seq(device='gpu')")
+def _(sb):
+    voc = vocab()
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), tiny_data(voc), 0.01, 1, voc, "gpu", plot=False)
+
+
+@bad("train/device-missing-gpu", ValueError, r"没有 cuda:99 这块 GPU.*请用 d2l\.try_gpu\(\)",
+     "train_seq2seq(device='cuda:99') on a machine without that GPU")
+def _(sb):
+    voc = vocab()
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), tiny_data(voc), 0.01, 1, voc, "cuda:99", plot=False)
+
+
+@bad("train/checkpoint-path-is-a-folder", d2l.CheckpointError, r"是一个文件夹，不是文件.*model\.pt",
+     "train_seq2seq(checkpoint_path=runs/): a folder, not a file")
+def _(sb):
+    voc = vocab()
+    return lambda: train(seq2seq(len(voc)), voc, sb.checkpoint.parent)
+
+
+@bad("train/checkpoint-negative-epoch", d2l.CheckpointError, r"已训练轮数是 -3，不是非负整数.*换回一份完好的副本",
+     "resume from a checkpoint whose epoch is -3 (hand-edited)")
+def _(sb):
+    path = forged_checkpoint(sb, "negative.pt", lambda state: state.update(epoch=-3))
+    voc = vocab()
+    return lambda: train(seq2seq(len(voc)), voc, path, num_epochs=2)
+
+
+@bad("train/checkpoint-with-nan-weights", d2l.CheckpointError, r"有 nan 或 inf.*请换回更早的检查点，或者删除它从头训练",
+     "resume from a checkpoint whose weights are nan (written by an older version after a diverged run)")
+def _(sb):
+    path = forged_checkpoint(sb, "nan.pt", lambda state: state["model"]["decoder.dense.bias"].fill_(float("nan")))
+    voc = vocab()
+    return lambda: train(seq2seq(len(voc)), voc, path, num_epochs=2)
+
+
+@bad("train/load-with-an-optimizer-over-other-parameters", d2l.CheckpointError,
+     r"optimizer 管理的不是这个模型的参数.*d2l\.make_adam\(net, lr\)",
+     "load_checkpoint(good.pt, net, optimizer_of_another_model): refused before the model is changed")
+def _(sb):
+    voc = vocab()
+    other = torch.optim.Adam(seq2seq(len(voc)).parameters())
+    return lambda: d2l.load_checkpoint(sb.checkpoint, seq2seq(len(voc)), other)
+
+
+@bad("train/save-a-model-with-nan-weights", d2l.NonFiniteError, r"不保存检查点.*nan 或 inf.*good\.pt 保持原样.*调小学习率",
+     "save_checkpoint(good.pt, a model whose weights are nan): good.pt stays as it was")
+def _(sb):
+    voc = vocab()
+    net = seq2seq(len(voc))
+    with torch.no_grad():
+        net.decoder.dense.bias.fill_(float("nan"))
+    return lambda: d2l.save_checkpoint(sb.checkpoint, net, torch.optim.Adam(net.parameters()), 2, [1.0, 0.5])
+
+
+class _InterruptedFile(io.RawIOBase):
+    """A file whose 2nd write raises KeyboardInterrupt: Ctrl-C taking effect inside torch.save."""
+
+    def __init__(self, f):
+        self.f, self.calls = f, 0
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return self.f.write(data)
+
+
+@bad("train/ctrl-c-inside-torch-save", KeyboardInterrupt, r"保存检查点时被中断：.*good\.pt 没有被改动",
+     "Ctrl-C while save_checkpoint is inside torch.save (torch wraps it into a RuntimeError of its own)")
+def _(sb):
+    voc = vocab()
+    net = seq2seq(len(voc))
+    real_save = torch.save
+    sb.monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: real_save(obj, _InterruptedFile(f), *a, **k))
+    return lambda: d2l.save_checkpoint(sb.checkpoint, net, torch.optim.Adam(net.parameters()), 2, [1.0, 0.5])
+
+
+@bad("train/budget-scale-not-a-number", ValueError, r"D2L_BUDGET_SCALE 应是一个正数.*'fast'.*请改正它，或者删除它",
+     "D2L_BUDGET_SCALE=fast, then budget_seconds(60)")
+def _(sb):
+    sb.monkeypatch.setenv("D2L_BUDGET_SCALE", "fast")
+    return lambda: d2l.budget_seconds(60)
+
+
+@bad("train/budget-not-positive", ValueError, r"seconds（训练单元格的时间预算，单位是秒）应是正数.*请传入一个正数",
+     "budget_seconds(0)")
+def _(sb):
+    return lambda: d2l.budget_seconds(0)
 
 
 # --- the tools (booktools) ---------------------------------------------------------------------

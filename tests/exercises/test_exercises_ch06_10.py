@@ -35,8 +35,8 @@ NAMESPACES = {
 EXERCISES = [
     ('06_masking_and_loss', 'smoothed_masked_ce', ch06.smoothed_masked_ce, '练习 6.2（b）带标签平滑的遮蔽损失'),
     ('06_masking_and_loss', 'masked_softmax', ch06.masked_softmax, '练习 6.3 带遮蔽的 softmax'),
-    ('07_training', 'clip_by_global_norm', ch07.clip_by_global_norm, '练习 7.8 按全局范数裁剪梯度'),
-    ('07_training', 'teacher_forcing_batch', ch07.teacher_forcing_batch, '练习 7.9 强制教学的一个小批量'),
+    ('07_training', 'clip_by_global_norm', ch07.clip_by_global_norm, '练习 7.6 按全局范数裁剪梯度'),
+    ('07_training', 'teacher_forcing_batch', ch07.teacher_forcing_batch, '练习 7.7 强制教学的一个小批量'),
     ('09_prediction_and_evaluation', 'clipped_matches', ch09.clipped_matches, '练习 9.6 截断的 n 元组匹配数'),
     ('09_prediction_and_evaluation', 'greedy_decode', ch09.greedy_decode, '练习 9.7 成批的贪心解码'),
     ('10_attention_pooling', 'laplace_weights', ch10.laplace_weights, '练习 10.2 拉普拉斯核的注意力权重'),
