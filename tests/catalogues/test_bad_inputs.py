@@ -802,8 +802,8 @@ def _(sb):
      "train_seq2seq on a DataLoader without a single batch (used to print loss 0.000 and save a checkpoint)")
 def _(sb):
     voc = vocab()
-    X, X_len = d2l.build_array_nmt([], voc, 5)
-    empty = d2l.load_array((X, X_len, X, X_len), batch_size=3, is_train=False)
+    X, X_len = torch.zeros(0, 5, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, X_len, X, X_len), batch_size=3)
     return lambda: d2l.train_seq2seq(seq2seq(len(voc)), empty, 0.01, 2, voc, CPU,
                                      checkpoint_path=sb.root / "runs" / "new.pt", plot=False)
 

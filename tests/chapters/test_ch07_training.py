@@ -195,9 +195,10 @@ def test_bad_arguments_are_reported_before_the_first_step(tmp_path, change, erro
 
 
 def test_an_empty_data_iterator_is_an_error_not_loss_zero(tmp_path):
-    empty = d2l.load_array((torch.zeros(0, 5, dtype=torch.long), torch.zeros(0, dtype=torch.long),
-                            torch.zeros(0, 5, dtype=torch.long), torch.zeros(0, dtype=torch.long)), 4,
-                           is_train=False)  # (shuffling refuses an empty dataset by itself)
+    # (d2l.load_array refuses empty data by itself since chapter 3: build the empty DataLoader directly)
+    empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(
+        torch.zeros(0, 5, dtype=torch.long), torch.zeros(0, dtype=torch.long),
+        torch.zeros(0, 5, dtype=torch.long), torch.zeros(0, dtype=torch.long)), batch_size=4)
     for data in (empty, []):
         with pytest.raises(ValueError, match='空'):
             train(tiny_net(), 2, data, checkpoint_path=tmp_path / 'c.pt')
