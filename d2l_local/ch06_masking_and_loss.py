@@ -39,17 +39,18 @@ def sequence_mask(X, valid_len, value=0):
 
 
 # ---- notebooks/06_masking_and_loss.ipynb · cell id ch06-16b ----
-def check_valid_len(valid_len, device, name='valid_len'):
+def check_valid_len(valid_len, device, name='valid_len', data='X'):
     """检查有效长度（不检查形状），返回 device 上的张量；不合要求时抛出说明该怎么改的错误。
 
-    device 是要掩蔽的张量 X 所在的设备。接受整数型和取整数值的浮点型（如 3.0）；拒绝布尔型、复数、
-    负数、带小数的值和 NaN。name 是错误信息里用的参数名。meta 设备上的张量没有数值，只检查设备和类型。
+    device 是数据（要掩蔽的张量）所在的设备。接受整数型和取整数值的浮点型（如 3.0）；拒绝布尔型、
+    复数、负数、带小数的值和 NaN。name、data 是错误信息里用的参数名和数据名。meta 设备上的张量
+    没有数值，只检查设备和类型。
     """
     if not torch.is_tensor(valid_len):
         valid_len = torch.as_tensor(valid_len, device=device)
     if valid_len.device != torch.device(device):
-        raise ValueError(f"{name} 在 {valid_len.device} 上，X 在 {device} 上：请把 {name} 移到 X 所在的设备"
-                         f"（move {name} to X.device），例如 {name}.to(X.device)。")
+        raise ValueError(f"{name} 在 {valid_len.device} 上，{data} 在 {device} 上：请把 {name} 移到 {data} 所在的设备"
+                         f"（move {name} to {data}.device），例如 {name}.to({data}.device)。")
     if valid_len.dtype == torch.bool or valid_len.is_complex():
         raise TypeError(f"{name} 应是整数型的有效长度，现在是 {valid_len.dtype}。"
                         "如果手里是布尔掩码，请用 mask.sum(dim=-1) 得到长度。")
@@ -133,6 +134,10 @@ class MaskedSoftmaxCELoss(nn.CrossEntropyLoss):
                              f"现在是 {tuple(label.shape)}。{hint}")
         if label.is_floating_point() or label.dtype == torch.bool or label.is_complex():
             raise TypeError(f"label 应是词元索引（整数型，如 torch.long），现在是 {label.dtype}。")
+        valid_len = check_valid_len(valid_len, label.device, data='label')
+        if valid_len.shape != label.shape[:1]:
+            raise ValueError(f"valid_len 的形状应为 (batch_size,) = ({label.shape[0]},)，每个目标序列一个有效长度；"
+                             f"现在是 {tuple(valid_len.shape)}。请检查它是不是与 label 来自同一个小批量。")
         valid = sequence_mask(torch.ones_like(label, dtype=torch.bool), valid_len)  # 有效长度以内为 True
         counted = valid & (label != self.ignore_index)
         vocab_size = pred.shape[-1]

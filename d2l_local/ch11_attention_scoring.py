@@ -63,7 +63,7 @@ def check_masked_softmax_args(X, valid_lens):
         return valid_lens[:, :, None]                     # (batch_size, num_queries, 1)
     raise ValueError(f"valid_lens 的形状应为 (batch_size,) = ({batch_size},) 或 "
                      f"(batch_size, num_queries) = ({batch_size}, {num_queries})，现在是 "
-                     f"{tuple(valid_lens.shape)}。请为 X 的每个样本（或每个样本的每个查询）各给一个长度。")
+                     f"{tuple(valid_lens.shape)}。请为每个样本（或每个样本的每个查询）各给一个长度。")
 
 
 # ---- notebooks/11_attention_scoring.ipynb · cell id ch11-022 ----
