@@ -87,7 +87,7 @@ def check_sequence_mask_args(X, valid_len, value):
     if X.is_floating_point():
         largest = torch.finfo(X.dtype).max
         if math.isfinite(number) and abs(number) > largest:
-            raise ValueError(f"value={value} 超出了 {X.dtype} 能表示的范围（绝对值最大约 {largest:.4g}）。"
+            raise ValueError(f"value={value} 超出了 {X.dtype} 能表示的范围（绝对值最大是 {largest:g}）。"
                              "注意力分数请用该类型最小的有限数 torch.finfo(X.dtype).min（第 11 章的 "
                              "masked_softmax 就是这样做的），或者 float('-inf')；算损失时用 0。")
     else:
