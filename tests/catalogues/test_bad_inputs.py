@@ -490,7 +490,21 @@ def _(sb):
     return lambda: d2l.EncoderDecoder(d2l.Encoder(), d2l.Decoder())(X, X)
 
 
-@bad("api/mask-with-boolean-mask", TypeError, r"请用 mask\.sum\(dim=1\) 得到长度",
+@bad("api/heads-do-not-divide-hiddens", ValueError, r"请把 num_hiddens 改成 num_heads 的倍数",
+     "MultiHeadAttention(num_hiddens=10, num_heads=4)")
+def _(sb):
+    return lambda: d2l.MultiHeadAttention(8, 8, 8, 10, 4, 0.0)
+
+
+@bad("api/sequence-longer-than-positional-encoding", ValueError, r"请在构造时调大 max_len.*max_len=12",
+     "PositionalEncoding(max_len=10) on a 12-step sequence (an overlong input)")
+def _(sb):
+    return lambda: d2l.PositionalEncoding(8, 0.0, max_len=10)(torch.zeros(1, 12, 8))
+
+
+# --- masking, loss and attention (notebooks/06_masking_and_loss.ipynb, 11_attention_scoring.ipynb) ---------
+
+@bad("api/mask-with-boolean-mask", TypeError, r"请用 mask\.sum\(dim=-1\) 得到长度",
      "sequence_mask(X, mask) with a boolean (batch, steps) mask instead of lengths (wrong dtype)")
 def _(sb):
     return lambda: d2l.sequence_mask(torch.ones(2, 3), torch.tensor([[True, True, False], [True, False, False]]))
@@ -514,7 +528,7 @@ def _(sb):
     return lambda: d2l.masked_softmax(torch.ones(2, 2, 3, dtype=torch.long), torch.tensor([1, 2]))
 
 
-@bad("api/softmax-valid-lens-count-mismatch", ValueError, r"请为 X 的每个样本（或每个样本的每个查询）各给一个长度",
+@bad("api/softmax-valid-lens-count-mismatch", ValueError, r"请为每个样本（或每个样本的每个查询）各给一个长度",
      "masked_softmax with 3 valid_lens for a batch of 2")
 def _(sb):
     return lambda: d2l.masked_softmax(torch.rand(2, 3, 4), torch.tensor([1, 2, 3]))
@@ -533,22 +547,86 @@ def _(sb):
     return lambda: d2l.MaskedSoftmaxCELoss()(torch.rand(2, 3, 5), torch.zeros(2, 3), torch.tensor([3, 2]))
 
 
-@bad("api/heads-do-not-divide-hiddens", ValueError, r"请把 num_hiddens 改成 num_heads 的倍数",
-     "MultiHeadAttention(num_hiddens=10, num_heads=4)")
-def _(sb):
-    return lambda: d2l.MultiHeadAttention(8, 8, 8, 10, 4, 0.0)
-
-
 @bad("api/dot-product-sizes-differ", ValueError, r"请用 AdditiveAttention，或先用 nn\.Linear 投影",
      "DotProductAttention with queries of size 3 and keys of size 4")
 def _(sb):
     return lambda: d2l.DotProductAttention(0.0)(torch.rand(1, 2, 3), torch.rand(1, 4, 4), torch.rand(1, 4, 6))
 
 
-@bad("api/sequence-longer-than-positional-encoding", ValueError, r"请在构造时调大 max_len.*max_len=12",
-     "PositionalEncoding(max_len=10) on a 12-step sequence (an overlong input)")
+@bad("api/mask-value-overflows-float16", ValueError, r"超出了 torch\.float16 能表示的范围.*torch\.finfo\(X\.dtype\)\.min",
+     "sequence_mask(X.half(), valid_len, value=-1e6): masked_fill would raise an overflow RuntimeError")
 def _(sb):
-    return lambda: d2l.PositionalEncoding(8, 0.0, max_len=10)(torch.zeros(1, 12, 8))
+    return lambda: d2l.sequence_mask(torch.ones(2, 3, dtype=torch.float16), torch.tensor([1, 2]), value=-1e6)
+
+
+@bad("api/mask-fractional-value-on-integer-x", ValueError, r"不是整数.*请换一个整数值，或先把 X 转成浮点型",
+     "sequence_mask on int64 X with value=-1.5 (masked_fill would silently write -1)")
+def _(sb):
+    return lambda: d2l.sequence_mask(torch.ones(2, 3, dtype=torch.long), torch.tensor([1, 2]), value=-1.5)
+
+
+@bad("api/mask-value-not-a-number", TypeError, r"value 应是一个数",
+     "sequence_mask(X, valid_len, value='<pad>')")
+def _(sb):
+    return lambda: d2l.sequence_mask(torch.ones(2, 3), torch.tensor([1, 2]), value="<pad>")
+
+
+@bad("api/mask-negative-valid-len", ValueError, r"不能有负数.*请检查有效长度是怎样算出来的",
+     "sequence_mask with valid_len [1, -2]")
+def _(sb):
+    return lambda: d2l.sequence_mask(torch.ones(2, 3), torch.tensor([1, -2]))
+
+
+@bad("api/loss-label-outside-vocabulary", ValueError, r"0 到 4 之间的词元索引.*请检查标签是不是用另一个（更大的）词表编码的",
+     "MaskedSoftmaxCELoss with a label 7 inside the valid length for 5 logits (a CUDA device-side assert otherwise)")
+def _(sb):
+    label = torch.tensor([[1, 7, 2], [0, 0, 0]])
+    return lambda: d2l.MaskedSoftmaxCELoss()(torch.rand(2, 3, 5), label, torch.tensor([3, 1]))
+
+
+@bad("api/loss-boolean-labels", TypeError, r"label 应是词元索引（整数型，如 torch\.long）",
+     "MaskedSoftmaxCELoss with boolean labels")
+def _(sb):
+    return lambda: d2l.MaskedSoftmaxCELoss()(torch.rand(2, 3, 5), torch.ones(2, 3, dtype=torch.bool), torch.tensor([3, 2]))
+
+
+@bad("api/loss-valid-len-count-mismatch", ValueError, r"\(batch_size,\) = \(2,\).*请检查它是不是与 label 来自同一个小批量",
+     "MaskedSoftmaxCELoss with 3 valid lengths for a batch of 2")
+def _(sb):
+    return lambda: d2l.MaskedSoftmaxCELoss()(torch.rand(2, 3, 5), torch.zeros(2, 3, dtype=torch.long), torch.tensor([3, 2, 1]))
+
+
+@bad("api/loss-valid-len-on-another-device", ValueError, r"valid_len\.to\(label\.device\)",
+     "MaskedSoftmaxCELoss with valid_len on another device (meta)")
+def _(sb):
+    return lambda: d2l.MaskedSoftmaxCELoss()(torch.rand(2, 3, 5), torch.zeros(2, 3, dtype=torch.long),
+                                             torch.tensor([3, 2], device="meta"))
+
+
+@bad("api/softmax-valid-lens-on-another-device", ValueError, r"valid_lens\.to\(X\.device\)",
+     "masked_softmax with the scores on the CPU and valid_lens on another device (meta)")
+def _(sb):
+    return lambda: d2l.masked_softmax(torch.rand(2, 2, 3), torch.tensor([1, 2], device="meta"))
+
+
+@bad("api/softmax-fractional-valid-lens", ValueError, r"valid_lens\.round\(\)\.long\(\)",
+     "masked_softmax with valid_lens [1.5, 2.0]")
+def _(sb):
+    return lambda: d2l.masked_softmax(torch.rand(2, 2, 3), torch.tensor([1.5, 2.0]))
+
+
+@bad("api/attention-valid-lens-count-mismatch", ValueError, r"请为每个样本（或每个样本的每个查询）各给一个长度",
+     "DotProductAttention with 3 valid_lens for a batch of 2")
+def _(sb):
+    return lambda: d2l.DotProductAttention(0.0)(torch.rand(2, 1, 4), torch.rand(2, 3, 4), torch.rand(2, 3, 2),
+                                                torch.tensor([1, 2, 3]))
+
+
+@bad("api/attention-negative-valid-lens", ValueError, r"不能有负数.*请检查有效长度是怎样算出来的",
+     "AdditiveAttention with valid_lens [2, -1]")
+def _(sb):
+    attention = d2l.AdditiveAttention(4, 4, 8, 0.0)
+    return lambda: attention(torch.rand(2, 1, 4), torch.rand(2, 3, 4), torch.rand(2, 3, 2), torch.tensor([2, -1]))
 
 
 # --- prediction and BLEU (notebooks/09_prediction_and_evaluation.ipynb) -------------------------
@@ -1110,11 +1188,36 @@ def _case_and_unicode_spaces():
     assert torch.equal(a, b)
 
 
+def _zero_valid_length_gives_zeros_not_nan():
+    assert torch.equal(d2l.sequence_mask(torch.ones(2, 3), torch.tensor([0, 0])), torch.zeros(2, 3))
+    weights = d2l.masked_softmax(torch.rand(2, 1, 4), torch.tensor([0, 4]))
+    assert (weights[0] == 0).all() and torch.isfinite(weights).all()
+    pred = torch.rand(2, 3, 5, requires_grad=True)
+    loss = d2l.MaskedSoftmaxCELoss()(pred, torch.zeros(2, 3, dtype=torch.long), torch.tensor([0, 0]))
+    loss.backward()
+    assert loss.item() == 0.0 and (pred.grad == 0).all()
+
+
+def _non_finite_values_in_padding_are_ignored():
+    pred = torch.rand(2, 3, 5).masked_fill(torch.tensor([[False, True, True], [False, False, True]])[..., None],
+                                           float("nan")).requires_grad_()
+    loss = d2l.MaskedSoftmaxCELoss()(pred, torch.zeros(2, 3, dtype=torch.long), torch.tensor([1, 2]))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(pred.grad).all()
+    values = torch.rand(2, 3, 2)
+    inf_values = values.masked_fill(torch.tensor([[False, False, True], [False, True, True]])[..., None], float("inf"))
+    attention = d2l.DotProductAttention(0.0)
+    Q, K = torch.rand(2, 1, 4), torch.rand(2, 3, 4)
+    assert torch.allclose(attention(Q, K, inf_values, torch.tensor([2, 1])), attention(Q, K, values, torch.tensor([2, 1])))
+
+
 TOLERATED = {
     "unknown-words-become-unk": _unknown_words,
     "overlong-sentence-is-truncated-to-num_steps": _overlong_sentence,
     "valid_len-beyond-num_steps-means-all-valid": _valid_len_beyond_num_steps,
     "case-and-unicode-spaces-are-normalised": _case_and_unicode_spaces,
+    "zero-valid-length-gives-zeros-not-nan": _zero_valid_length_gives_zeros_not_nan,
+    "non-finite-values-in-padding-are-ignored": _non_finite_values_in_padding_are_ignored,
 }
 
 
