@@ -58,9 +58,11 @@ if "google.colab" in sys.modules:
     import importlib.util
     if importlib.util.find_spec("d2l_local") is None:  # 重新运行本单元格时已经装好，不再调用 pip
         import subprocess
-        # --no-deps：torch、numpy、matplotlib 用 Colab 自带的，pip 不去解析、升级或重装它们
+        # --no-deps：torch、numpy、matplotlib 用 Colab 自带的，pip 不去解析、升级或重装它们；
+        # 第 17、18 章的中文分词（jieba）和繁简转换（OpenCC 的纯 Python 实现）一起装上（都没有依赖）
         pip = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "git+@REPO_URL@"],
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "git+@REPO_URL@",
+             "jieba>=0.42", "opencc-python-reimplemented>=0.1.7"],
             capture_output=True, text=True)
         if pip.returncode != 0:
             raise RuntimeError(
