@@ -186,4 +186,5 @@ def teacher_forcing_batch(func) -> bool:
         '练习 7.9 强制教学的一个小批量', func, _teacher_forcing_cases(),
         hint='L = int(Y_valid_len.max())；labels = Y[:, :L]；'
              'dec_input = torch.cat([torch.full((batch_size, 1), bos), labels[:, :-1]], dim=1)。',
-        diagnose=_diagnose_teacher_forcing, compare_fn=_compare_teacher_forcing)
+        diagnose=_diagnose_teacher_forcing, compare_fn=_compare_teacher_forcing,
+        new_tensors=False)  # labels = Y[:, :L] is a view of Y, as in train_seq2seq: the task allows it
