@@ -16,6 +16,12 @@ import torch
 
 from .core import FAIL, Case, check_function, compare, report
 
+__all__ = ['output_state_decoder']
+
+
+# ---------------------------------------------------------------------------------------------------
+# 练习 5.3 把编码器的全部输出放进状态的解码器
+# ---------------------------------------------------------------------------------------------------
 
 TITLE = '练习 5.3 把编码器的全部输出放进状态的解码器'
 VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS = 10, 6, 8, 2
@@ -168,14 +174,13 @@ def _diagnose(setting):
 
 
 def output_state_decoder(cls) -> bool:
-    """练习 5.3: check a decoder class ``cls(vocab_size, embed_size, num_hiddens, num_layers)``.
+    """练习 5.3：检查解码器类 ``cls(vocab_size, embed_size, num_hiddens, num_layers)``。
 
-    Its submodules are those of ``d2l.Seq2SeqDecoder`` (embedding, rnn, dense); its state is
-    ``(enc_output, hidden)``: enc_output (num_steps, batch_size, num_hiddens) passed on unchanged,
-    hidden (num_layers, batch_size, num_hiddens) updated by every call; the context of every call is
-    ``enc_output[-1]``; ``reorder_state(state, index)`` picks sentences along the batch axis (1) of
-    both. Checked: init_state, one call, step by step, the state afterwards, reorder_state, and
-    decoding on after a reorder. Prints ✓/✗/⏳ and returns True when every case passes."""
+    子模块与 ``d2l.Seq2SeqDecoder`` 相同（embedding、rnn、dense）；状态是 ``(enc_output, hidden)``：
+    enc_output (num_steps, batch_size, num_hiddens) 原样传下去，hidden (num_layers, batch_size, num_hiddens)
+    每次调用后更新；每次调用都用 ``enc_output[-1]`` 作上下文；``reorder_state(state, index)`` 沿两者的批量维
+    （第 1 维）挑选句子。依次检查 init_state、一次算完、逐步调用、逐步调用之后的状态、reorder_state，以及挑选
+    之后接着解码。打印 ✓/✗/⏳，全部通过时返回 True。"""
     if not isinstance(cls, type):
         report(TITLE, FAIL, [f'要检查的是解码器的类本身（不加括号），却得到了 {type(cls).__name__}。'])
         return False

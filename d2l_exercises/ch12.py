@@ -1,4 +1,7 @@
-"""Checks for the coding exercises of chapter 12 (Bahdanau 注意力).
+"""Checks for the exercises of chapter 12 (Bahdanau 注意力).
+
+* :func:`last_valid_outputs` — 练习 12.7: the encoder output at each sentence's last valid position;
+* :func:`bahdanau_context` — 练习 12.8: one step of additive attention from its parameter matrices.
 
 The expected answers are computed here, independently of the student's code and of ``d2l_local``:
 explicit loops over the sentences of a batch, in float64, on small seeded CPU tensors.
@@ -7,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from d2l_exercises.core import Case, check_function, compare
+from .core import Case, check_function, matches
 
 __all__ = ["last_valid_outputs", "bahdanau_context"]
 
@@ -15,10 +18,12 @@ __all__ = ["last_valid_outputs", "bahdanau_context"]
 def _same(got, alternative):
     """True when `got` is the answer of a known wrong implementation (within a looser tolerance than the
     check itself: the wrong variants are computed in float64, the student's code runs in float32)."""
-    return compare(got, alternative, atol=1e-4, rtol=1e-3) is None
+    return matches(got, alternative, atol=1e-4, rtol=1e-3)
 
 
-# ---------------------------------------------------------------- 练习 12.7 last_valid_outputs
+# ---------------------------------------------------------------------------------------------------
+# 练习 12.7 取出每个句子最后一个有效位置的编码器输出
+# ---------------------------------------------------------------------------------------------------
 
 def _last_valid_reference(enc_outputs, valid_lens):
     return torch.stack([enc_outputs[int(n) - 1, b] for b, n in enumerate(valid_lens)])
@@ -73,7 +78,9 @@ def last_valid_outputs(func) -> bool:
         diagnose=_last_valid_diagnose)
 
 
-# ---------------------------------------------------------------- 练习 12.8 bahdanau_context
+# ---------------------------------------------------------------------------------------------------
+# 练习 12.8 手算 Bahdanau 注意力的上下文
+# ---------------------------------------------------------------------------------------------------
 
 def _context_reference(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v):
     """One sentence at a time: e_t = w_v·tanh(W_q s + W_k h_t) over the valid positions only."""
