@@ -109,15 +109,15 @@ def until_eos_only(decoder, state, bos_id, eos_id, max_steps):
         tokens.append(dec_X.item())
 
 
-def counts_only_kept_tokens(decoder, state, bos_id, eos_id, max_steps):
-    """`while len(tokens) < max_steps`: right, unless the decoder keeps producing <eos>... or a token
-    is never appended: here the loop forgets to append, so it never stops."""
-    dec_X, tokens = torch.tensor([[bos_id]]), []
-    while len(tokens) < max_steps:
+def forgets_to_count_steps(decoder, state, bos_id, eos_id, max_steps):
+    """A step counter that is never incremented: fine while <eos> comes, endless when it does not."""
+    dec_X, tokens, step = torch.tensor([[bos_id]]), [], 0
+    while step < max_steps:
         Y_hat, state = decoder(dec_X, state)
         dec_X = Y_hat.argmax(dim=-1)
         if dec_X.item() == eos_id:
             break
+        tokens.append(dec_X.item())
     return tokens
 
 
@@ -168,7 +168,7 @@ WRONG = {
         wrong(_greedy(as_tensor=True), "不是 tensor", label="returns_a_tensor"),
         wrong(int_instead_of_tensor, "ValueError", "形状 (1, 1) 的 LongTensor", "decoder(bos_id, state)"),
         wrong(until_eos_only, "秒内没有返回", "是不是循环没有终止条件"),
-        wrong(counts_only_kept_tokens, "秒内没有返回"),
+        wrong(forgets_to_count_steps, "第 2 个检查", "秒内没有返回"),
         wrong(argmax_over_the_wrong_axis, "ValueError", "形状 (1, 1) 的 LongTensor"),
     ],
 }
