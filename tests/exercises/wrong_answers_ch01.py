@@ -144,8 +144,14 @@ def numpy_tokens(decoder, state, bos_id, eos_id, max_steps):
     return tokens
 
 
+
+def returns_a_string(embs, valid_lens):
+    return "0.5"
+
+
 WRONG = {
     "masked_mean_context": [
+        wrong(returns_a_string, "应当是一个 tensor"),
         wrong(mean_over_all, "<pad> 的嵌入也被算了进去"),
         wrong(divide_by_num_steps, "分母却是 num_steps"),
         wrong(less_or_equal, "多算了一个位置"),

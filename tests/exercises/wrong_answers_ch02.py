@@ -138,6 +138,11 @@ def exact_fraction(lengths, batch_size):
     return fractions.Fraction(pads, positions)
 
 
+
+def ratio_per_batch_list(lengths, batch_size):
+    return [0.5, 0.5]
+
+
 WRONG = {
     "preprocess_keep_numbers": [
         wrong(d2l.preprocess_nmt, "数字中间的 . 和 , 仍然被分开了", label="preprocess_nmt"),
@@ -154,6 +159,7 @@ WRONG = {
         wrong(42, "应当是一个函数", label="not_a_function"),
     ],
     "batch_padding_ratio": [
+        wrong(ratio_per_batch_list, "应当是 int 或 float"),
         wrong(_ratio(extra=0), "每个句子末尾还有一个 <eos>", label="forgets_eos"),
         wrong(_ratio(global_width=True), "填充到了全体最长的句子", label="global_width"),
         wrong(_ratio(average=True), "不要对各批的填充比例求平均", label="average_of_ratios"),

@@ -116,8 +116,14 @@ def list_comprehension(X, valid_lens):
     return torch.tensor([row[:n][::-1] + row[n:] for row, n in zip(X.tolist(), valid_lens.tolist())])
 
 
+
+def two_small_tensors(encoder, X, valid_lens):
+    return torch.zeros(2), torch.zeros(2)
+
+
 WRONG = {
     "packed_encode": [
+        wrong(two_small_tensors, "第 1 个检查"),
         wrong(_packed(direct=True), "state 与直接调用 encoder(X) 相同", label="reads_the_padding"),
         wrong(_packed(total_length=False), "total_length=X.shape[1]", label="no_total_length"),
         wrong(_packed(batch_major=True), "output 应当是时间步优先的", label="batch_major_output"),
