@@ -23,7 +23,6 @@ import functools
 import importlib
 import inspect
 import io
-import re
 import sys
 from pathlib import Path
 from typing import Any
