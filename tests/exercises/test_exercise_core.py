@@ -209,3 +209,20 @@ def test_numbers_in_any_equivalent_form_are_accepted():
     for value in ('3', [3], True, None, torch.tensor([3, 3])):
         problem = compare(value, 3)
         assert problem and '应当是 int 或 float' in problem and '应当是一个数' not in problem
+
+
+def test_in_a_jupyter_kernel_an_endless_loop_is_stopped_and_the_kernel_goes_on():
+    """The way students run checks: in an IPython kernel, where the cell runs in the kernel's main thread."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    cells = [
+        "import torch\nfrom d2l_exercises import core\ncore.TIME_LIMIT_S = 0.5",
+        "def endless(x):\n    while True:\n        x = x + 1\n\n"
+        "ok = core.check_function('练习 0.9 测试', endless, [core.Case((torch.ones(2),), torch.ones(2), 'x')])",
+        "print(ok, torch.is_grad_enabled(), (torch.ones(2) * 3).tolist())",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(nb, timeout=60, kernel_name="python3").execute()
+    verdict = "".join(o.get("text", "") for o in nb.cells[1].outputs)
+    assert verdict.startswith("✗ 练习 0.9 测试") and "0.5 秒内没有返回" in verdict and "Traceback" not in verdict
+    assert "".join(o.get("text", "") for o in nb.cells[2].outputs) == "False True [3.0, 3.0]\n"
