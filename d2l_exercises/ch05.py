@@ -52,15 +52,18 @@ class _Setting:
                 _, state = self.reference(self.dec_X[:, t:t + 1], state)
             self.final_hidden = state[0]
 
-    def drifting_logits(self):
-        """Step by step, the context taken from the decoder's own state (the bug of section 4.2)."""
+    def drifting_logits(self, carry_hidden=True):
+        """Step by step, the context taken from the decoder's own state (the bug of section 4.2);
+        carry_hidden=False: the right context, but every step starts again from the encoder's state
+        (the new hidden state is dropped, pytorch/examples#88)."""
         ref, steps = self.reference, []
-        hidden = self.enc_outputs[1]
+        enc_output, hidden = self.enc_outputs
         with torch.no_grad():
             for t in range(TGT_STEPS):
                 embs = ref.embedding(self.dec_X[:, t:t + 1].t())                 # (1, batch, E)
-                context = hidden[-1].unsqueeze(0)                                # (1, batch, H)
-                output, hidden = ref.rnn(torch.cat([embs, context], dim=-1), hidden)
+                context = (hidden[-1] if carry_hidden else enc_output[-1]).unsqueeze(0)   # (1, batch, H)
+                output, new_hidden = ref.rnn(torch.cat([embs, context], dim=-1), hidden)
+                hidden = new_hidden if carry_hidden else hidden
                 steps.append(ref.dense(output).transpose(0, 1))
         return torch.cat(steps, dim=1)
 
@@ -156,6 +159,9 @@ def _diagnose(setting):
                 return ('第 1 步对了、之后不对：这正是 5.2 节的上下文漂移。上下文要每次都取状态里的 '
                         'enc_output[-1]，不要用 hidden[-1]；新状态里的 enc_output 要原样放回，'
                         '不要换成解码器自己的 output。')
+            if compare(got, setting.drifting_logits(carry_hidden=False)) is None:
+                return ('第 1 步对了、之后不对：每一步都又从编码器的状态出发了。forward 要把 GRU 返回的新 hidden '
+                        '放进新状态 `(enc_output, hidden)` 里返回，下一次调用才能接着上一步走。')
         if kind == 'state_after' and pair:
             if compare(got[0], enc_output) is not None:
                 return '状态里的 enc_output 要原样传下去：forward 返回 `(enc_output, hidden)`，只有 hidden 更新。'

@@ -98,10 +98,12 @@ def _context_reference(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v):
 
 
 def _context_variant(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v, *, mask=True, tanh=True,
-                     softmax_dim=-1, normalise=True):
-    """The vectorised computation with one typical mistake switched on."""
+                     softmax_dim=-1, normalise=True, use_keys=True):
+    """The vectorised computation with one typical mistake switched on (use_keys=False: the scores see
+    only the query, as in the PyTorch tutorial's AttnDecoderRNN, pytorch/tutorials#1098)."""
     q, h = query.double(), enc_outputs.double()
-    features = (q @ W_q.double().T)[:, None, :] + h @ W_k.double().T           # (batch, steps, hidden)
+    keys = h @ W_k.double().T if use_keys else torch.zeros(1, 1, W_k.shape[0], dtype=torch.float64)
+    features = ((q @ W_q.double().T)[:, None, :] + keys).expand(-1, h.shape[1], -1)  # (batch, steps, hidden)
     scores = (torch.tanh(features) if tanh else features) @ w_v.double()       # (batch, steps)
     keep = torch.arange(h.shape[1])[None, :] < enc_valid_lens[:, None]
     if mask:
@@ -138,7 +140,9 @@ def _context_diagnose(got, case):
     for kwargs, message in (
             (dict(tanh=False), "分数里少了 tanh：e_t = w_vᵀ tanh(W_q s + W_k h_t)。"),
             (dict(softmax_dim=0), "softmax 沿错了轴：每个句子的权重要在它自己的源位置上归一化（dim=-1），不是在批量上。"),
-            (dict(normalise=False), "上下文是用没有归一化的分数加权的：先 softmax 得到权重，再对 enc_outputs 加权求和。")):
+            (dict(normalise=False), "上下文是用没有归一化的分数加权的：先 softmax 得到权重，再对 enc_outputs 加权求和。"),
+            (dict(use_keys=False), "分数里没有用到编码器的输出：每个有效位置的分数都一样，权重只是平均分配，"
+                                   "注意力什么也没有“注意”。分数是 w_vᵀ tanh(W_q s + W_k h_t)，h_t 是 enc_outputs 的第 t 个位置。")):
         if _same(got, _context_variant(*case.args, **kwargs)):
             return message
     context, weights = got

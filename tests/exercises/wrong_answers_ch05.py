@@ -81,7 +81,7 @@ WRONG = {
         wrong(_decoder_with("batch_major_input"), "RuntimeError", "Sizes of tensors must match", "提示：", "第 1 维"),
         wrong(_decoder_with("first_step_context"), "不是第一步 enc_output[0]"),
         wrong(_decoder_with("time_major_logits"), "批量优先的 (batch_size, num_steps, vocab_size)"),
-        wrong(_decoder_with("keep_old_hidden"), "第 3 个检查"),
+        wrong(_decoder_with("keep_old_hidden"), "第 3 个检查", "每一步都又从编码器的状态出发了"),
         wrong(_decoder_with("top_layer_state"), "第 1 个检查"),
         wrong(Renamed, "embedding、rnn、dense"),
         wrong(_Decoder(10, 6, 8, 2), "类本身", label="an_instance"),

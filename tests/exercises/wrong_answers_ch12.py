@@ -144,7 +144,7 @@ WRONG = {
         wrong(softmax_over_the_batch, "softmax 沿错了轴"),
         wrong(returns_only_the_context, "二元组 (context, weights)"),
         wrong(no_transpose, "RuntimeError", "在你的代码", "提示："),
-        wrong(ignores_the_encoder_outputs, "第 1 个检查"),
+        wrong(ignores_the_encoder_outputs, "没有用到编码器的输出"),
         wrong(unnormalised_scores_as_weights, "没有归一化的分数加权"),
     ],
 }
