@@ -189,10 +189,10 @@ WRONG = {
         wrong(ce_gathers_along_time, "RuntimeError"),
     ],
     "masked_softmax": [
-        wrong(softmax_masks_queries, "你遮蔽的是查询（第 1 维）"),
+        wrong(softmax_masks_queries, "你掩蔽的是查询（第 1 维）"),
         wrong(softmax_fills_zero, "sequence_mask 的默认 value"),
         wrong(softmax_repeat_not_interleave, "valid_len.repeat(num_queries)"),
-        wrong(softmax_then_mask, "在 softmax 之后才把被遮蔽的权重置 0"),
+        wrong(softmax_then_mask, "在 softmax 之后才把被掩蔽的权重置 0"),
         wrong(softmax_writes_into_X, "改写了第 1 个参数（原地修改）"),
         wrong(softmax_forgets_the_queries, "ValueError: valid_len 有 2 个长度", "在你的代码 `softmax_forgets_the_queries`"),
         wrong(softmax_over_the_queries, "softmax 应当沿最后一维"),

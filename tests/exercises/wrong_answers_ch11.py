@@ -91,7 +91,7 @@ WRONG = {
         wrong(no_scaling, "没有缩放"),
         wrong(divides_by_d, "除以了 d"),
         wrong(softmax_over_queries, "softmax 沿错了轴"),
-        wrong(mask_backwards, "遮蔽的方向反了"),
+        wrong(mask_backwards, "掩蔽的方向反了"),
         wrong(scales_in_place, "原地修改", "第 1 个参数"),
         wrong(forgot_transpose, "RuntimeError", "在你的代码 `forgot_transpose`", "提示："),
         wrong(one_length_per_sentence, "ValueError", "valid_lens 的形状应为"),
