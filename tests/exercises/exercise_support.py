@@ -45,6 +45,7 @@ class Checked:
     check: str                 # the check cell
     answer: str                # the name the check cell passes to the check
     is_class: bool
+    is_function: bool          # the answer is a function or class (not a value the scaffold computes)
     params: tuple[str, ...]    # the parameters of the student's function (of __init__ for a class)
     heading_label: str         # "6.2（b）"
 
@@ -112,7 +113,8 @@ def discover() -> tuple[tuple[Checked, ...], tuple[tuple[str, str], ...]]:
             answer = _answer_name(check)
             node = _definition(scaffold, answer)
             found.append(Checked(path=path, exercise=ex, setup=setup, scaffold=scaffold, check=check,
-                                 answer=answer, is_class=isinstance(node, ast.ClassDef), params=_params(node),
+                                 answer=answer, is_class=isinstance(node, ast.ClassDef),
+                                 is_function=node is not None, params=_params(node),
                                  heading_label=ex.label))
     return tuple(found), tuple(errors)
 

@@ -27,6 +27,9 @@ from exercise_support import (by_check, call_check, discover, exercise_for, exer
 
 EXERCISES = exercises()
 IDS = [c.id for c in EXERCISES]
+# the answer is a function or class the check calls (the generic wrong answers replace its body)
+FUNCTIONS = [c for c in EXERCISES if c.is_function]
+FUNCTION_IDS = [c.id for c in FUNCTIONS]
 CHAPTERS = sorted({c.path for c in EXERCISES})
 WRONG, RIGHT = tables()
 LOOP_LIMIT_S = 0.3      # the time limit while testing answers that never return
@@ -108,7 +111,7 @@ def test_student_placeholder_is_not_done_yet(checked):
     assert "还没有完成" in printed and "Traceback" not in printed and "✗" not in printed
 
 
-@pytest.mark.parametrize("checked", EXERCISES, ids=IDS)
+@pytest.mark.parametrize("checked", FUNCTIONS, ids=FUNCTION_IDS)
 def test_a_loop_that_never_ends_is_stopped(checked, time_limit, hang_guard):
     time_limit(LOOP_LIMIT_S)
     # an endless loop that even catches Exception (as a careless retry loop would)
@@ -127,7 +130,7 @@ ODD_RETURNS = ["None", "'abc'", "[1, 2, 3]", "42", "float('nan')", "(None, None)
                "__import__('torch').zeros(2, 3)", "__import__('numpy').int64(7)"]
 
 
-@pytest.mark.parametrize("checked", EXERCISES, ids=IDS)
+@pytest.mark.parametrize("checked", FUNCTIONS, ids=FUNCTION_IDS)
 def test_odd_return_values_are_wrong_answers_not_crashes(checked, time_limit):
     for value in ODD_RETURNS:
         ok, printed = run_exercise(checked, with_solution(checked.scaffold, [f"return {value}"]))
@@ -135,14 +138,14 @@ def test_odd_return_values_are_wrong_answers_not_crashes(checked, time_limit):
         assert_rejected(checked, printed, "第 1 个检查")
 
 
-@pytest.mark.parametrize("checked", EXERCISES, ids=IDS)
+@pytest.mark.parametrize("checked", FUNCTIONS, ids=FUNCTION_IDS)
 def test_an_exception_is_explained_without_a_traceback(checked, time_limit):
     ok, printed = run_exercise(checked, with_solution(checked.scaffold, ["raise ValueError('学生代码里的错误')"]))
     assert ok is False
     assert_rejected(checked, printed, "第 1 个检查", "你的代码出错", "ValueError: 学生代码里的错误", "在你的代码")
 
 
-@pytest.mark.parametrize("checked", EXERCISES, ids=IDS)
+@pytest.mark.parametrize("checked", FUNCTIONS, ids=FUNCTION_IDS)
 def test_switching_off_gradients_for_good_is_reported_and_undone(checked, time_limit):
     """torch.set_grad_enabled(False) in the answer would silently stop every later training cell."""
     scaffold = with_solution(checked.scaffold, lambda lines: ["__import__('torch').set_grad_enabled(False)"] + lines)
@@ -162,7 +165,7 @@ def _to_float64(value):
     return value
 
 
-@pytest.mark.parametrize("checked", [c for c in EXERCISES if not c.is_class], ids=lambda c: c.id)
+@pytest.mark.parametrize("checked", [c for c in FUNCTIONS if not c.is_class], ids=lambda c: c.id)
 def test_a_float64_answer_is_wrong_exactly_when_the_answer_holds_a_floating_tensor(checked, time_limit):
     """Numbers may come as 0-d tensors of any dtype; a floating tensor must have the task's dtype."""
     ns, _ = run(checked.scaffold, namespace(checked))
