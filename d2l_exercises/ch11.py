@@ -21,7 +21,6 @@ __all__ = ["causal_attention"]
 # 练习 11.5 用二维有效长度实现因果注意力
 # ---------------------------------------------------------------------------------------------------
 
-
 def _same(got, alternative):
     """True when `got` is the answer of a known wrong implementation (within a looser tolerance than the
     check itself: the wrong variants are computed in float64, the student's code runs in float32)."""

@@ -21,7 +21,6 @@ __all__ = ["multihead_attention"]
 # 练习 13.7 按尺寸约定手写多头注意力
 # ---------------------------------------------------------------------------------------------------
 
-
 def _same(got, alternative):
     """True when `got` is the answer of a known wrong implementation (within a looser tolerance than the
     check itself: the wrong variants are computed in float64, the student's code runs in float32)."""

@@ -18,7 +18,6 @@ __all__ = ["layer_norm"]
 # 练习 14.7 自己实现层规范化
 # ---------------------------------------------------------------------------------------------------
 
-
 def _same(got, alternative):
     """True when `got` is the answer of a known wrong implementation (within a looser tolerance than the
     check itself: the wrong variants are computed in float64, the student's code runs in float32)."""
