@@ -23,7 +23,7 @@ __all__ = ['smoothed_masked_ce', 'masked_softmax']
 
 
 # ---------------------------------------------------------------------------------------------------
-# 练习 6.2（b）带标签平滑的遮蔽损失
+# 练习 6.2（b）带标签平滑的掩蔽损失
 # ---------------------------------------------------------------------------------------------------
 
 def _reference_smoothed_ce(pred, label, valid_len, epsilon):
@@ -122,14 +122,14 @@ def smoothed_masked_ce(func) -> bool:
     应返回一个数：每个有效词元的 (1-epsilon)·(-log p_y) + epsilon·mean_k(-log p_k) 之和，除以
     有效词元的个数（有效长度大于 num_steps 按 num_steps 计），没有有效词元时为 0。"""
     return check_function(
-        '练习 6.2（b）带标签平滑的遮蔽损失', func, _smoothed_ce_cases(),
+        '练习 6.2（b）带标签平滑的掩蔽损失', func, _smoothed_ce_cases(),
         hint='先用 F.log_softmax(pred, dim=-1) 得到 log p，每个词元的损失是 (1-epsilon)·(-log p_y) + '
              'epsilon·mean_k(-log p_k)；再用 sequence_mask 去掉填充位置，除以有效词元数（至少为 1）。',
         diagnose=_diagnose_smoothed_ce)
 
 
 # ---------------------------------------------------------------------------------------------------
-# 练习 6.3 带遮蔽的 softmax
+# 练习 6.3 带掩蔽的 softmax
 # ---------------------------------------------------------------------------------------------------
 
 def _reference_masked_softmax(X, valid_len):
@@ -204,7 +204,7 @@ def masked_softmax(func) -> bool:
     个键有效（大于 num_keys 表示全部有效）。应返回与 X 同形状的权重，被掩蔽的键权重为 0，每行和为 1；
     X 不得被改动。"""
     return check_function(
-        '练习 6.3 带遮蔽的 softmax', func, _masked_softmax_cases(),
+        '练习 6.3 带掩蔽的 softmax', func, _masked_softmax_cases(),
         hint='把 X 看成 batch_size * num_queries 行、每行 num_keys 个分数；每行的有效长度是它所属样本的 '
              'valid_len（repeat_interleave）；用 sequence_mask(..., value=-1e6) 掩蔽后沿最后一维 softmax。',
         diagnose=_diagnose_masked_softmax)

@@ -10,7 +10,8 @@
 name, ``d2l.name`` is the later definition."""
 
 from .ch01_encoder_decoder import *  # noqa: F401,F403  notebooks/01_encoder_decoder.ipynb
-from .ch02_machine_translation_data import *  # noqa: F401,F403  notebooks/02_machine_translation_data.ipynb
+from .ch02_translation_corpus import *  # noqa: F401,F403  notebooks/02_translation_corpus.ipynb
+from .ch03_minibatches_and_splits import *  # noqa: F401,F403  notebooks/03_minibatches_and_splits.ipynb
 from .ch04_encoder import *  # noqa: F401,F403  notebooks/04_encoder.ipynb
 from .ch05_decoder import *  # noqa: F401,F403  notebooks/05_decoder.ipynb
 from .ch06_masking_and_loss import *  # noqa: F401,F403  notebooks/06_masking_and_loss.ipynb
@@ -21,11 +22,14 @@ from .ch11_attention_scoring import *  # noqa: F401,F403  notebooks/11_attention
 from .ch12_bahdanau_attention import *  # noqa: F401,F403  notebooks/12_bahdanau_attention.ipynb
 from .ch13_multihead_attention import *  # noqa: F401,F403  notebooks/13_multihead_attention.ipynb
 from .ch14_transformer import *  # noqa: F401,F403  notebooks/14_transformer.ipynb
+from .ch19_appendix_data_tools import *  # noqa: F401,F403  notebooks/19_appendix_data_tools.ipynb
+from .ch20_appendix_training_tools import *  # noqa: F401,F403  notebooks/20_appendix_training_tools.ipynb
 from .ch21_appendix_display_tools import *  # noqa: F401,F403  notebooks/21_appendix_display_tools.ipynb
 
 from . import (
     ch01_encoder_decoder,
-    ch02_machine_translation_data,
+    ch02_translation_corpus,
+    ch03_minibatches_and_splits,
     ch04_encoder,
     ch05_decoder,
     ch06_masking_and_loss,
@@ -36,13 +40,16 @@ from . import (
     ch12_bahdanau_attention,
     ch13_multihead_attention,
     ch14_transformer,
+    ch19_appendix_data_tools,
+    ch20_appendix_training_tools,
     ch21_appendix_display_tools,
 )
 
 # Every chapter's public names, in reading order (each once).
 __all__ = list(dict.fromkeys(name for chapter in (
     ch01_encoder_decoder,
-    ch02_machine_translation_data,
+    ch02_translation_corpus,
+    ch03_minibatches_and_splits,
     ch04_encoder,
     ch05_decoder,
     ch06_masking_and_loss,
@@ -53,5 +60,7 @@ __all__ = list(dict.fromkeys(name for chapter in (
     ch12_bahdanau_attention,
     ch13_multihead_attention,
     ch14_transformer,
+    ch19_appendix_data_tools,
+    ch20_appendix_training_tools,
     ch21_appendix_display_tools,
 ) for name in chapter.__all__))

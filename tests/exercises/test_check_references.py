@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import random
 
 import pytest
 import torch
@@ -136,6 +137,29 @@ def test_reference_clipping_agrees_with_grad_clipping():
         assert math.isclose(float(norm), case.expected["norm"], rel_tol=1e-5, abs_tol=1e-7)
         for p, expected in zip(params, case.expected["clipped"]):
             assert torch.allclose(p.grad, expected, atol=1e-6)
+
+
+def test_checkpoint_check_leaves_torchs_and_pythons_random_state_alone():
+    """The check trains and "resumes" a small model, seeding both generators: the caller's states come back."""
+    checked, answer = teacher_answer("make_checkpoint")
+    torch.manual_seed(123)
+    random.seed(123)
+    expected = (torch.rand(3), random.random())
+    torch.manual_seed(123)
+    random.seed(123)
+    assert call_check(checked, answer)[0] is True
+    assert torch.equal(torch.rand(3), expected[0]) and random.random() == expected[1]
+
+
+def test_checkpoint_reference_is_deterministic_and_resumable_by_hand():
+    """The uninterrupted run is reproducible, and a checkpoint written by hand resumes it bit for bit."""
+    m = module_of("make_checkpoint")
+    first, second = m._reference(0), m._reference(0)
+    assert first["history"] == second["history"] and m._same_tensors(first["weights"], second["weights"])
+    assert first["history"] != m._reference(1)["history"]
+    _, answer = teacher_answer("make_checkpoint")
+    got = m._run(answer)(0)
+    assert got["problem"] is None and m._compare(got, first) is None
 
 
 # ------------------------------------------------------------------------------------------------ prediction
