@@ -29,7 +29,8 @@ def expected_colab_url(file_name: str) -> str:
 
 def expected_pip_args() -> list[str]:
     # Written out here on purpose (not taken from stamp.py): this is the command the book promises.
-    return [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", f"git+{config.REPO_URL}"]
+    return [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", f"git+{config.REPO_URL}",
+            "jieba>=0.42", "opencc-python-reimplemented>=0.1.7"]
 
 
 def make_notebook(path: Path, with_setup: str | None = "old") -> Path:
