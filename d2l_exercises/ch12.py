@@ -146,7 +146,7 @@ def _context_diagnose(got, case):
         sums = weights.detach().double().sum(dim=-1)
         if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
             return ("每个句子的权重之和应当是 1，你的是 "
-                    f"{[round(v, 4) for v in sums.tolist()]}：先遮蔽填充位置、再 softmax，"
+                    f"{[round(v, 4) for v in sums.tolist()]}：先掩蔽填充位置、再 softmax，"
                     "不要 softmax 之后才把填充位置置 0（那样有效位置的权重就不再归一）。")
     if _same(context, _context_variant(*case.args)[0]):
         return "context 对了，weights 不对：返回的应当是 softmax 之后的注意力权重（填充位置为 0）。"
@@ -157,13 +157,13 @@ def bahdanau_context(func) -> bool:
     """练习 12.8：检查 ``bahdanau_context(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v)``。
 
     query (batch_size, query_size) 是解码器上一步的顶层隐状态，enc_outputs (batch_size, num_src_steps,
-    key_size) 同时是键和值，enc_valid_lens (batch_size,)，W_q (h, query_size)，W_k (h, key_size)，w_v (h,)
+    key_size) 同时是键和值，enc_valid_lens (batch_size,)，W_q (num_hiddens, query_size)，W_k (num_hiddens, key_size)，w_v (num_hiddens,)
     -> (context (batch_size, key_size), weights (batch_size, num_src_steps))。在两组随机输入上与逐句计算的
-    参考答案比较（填充位置上的编码器输出特意与有效位置不同）；认得出没有遮蔽填充、少了 tanh、softmax 轴不对、
+    参考答案比较（填充位置上的编码器输出特意与有效位置不同）；认得出没有掩蔽填充、少了 tanh、softmax 轴不对、
     用未归一化的分数加权这几种错误，并检查输入没有被改写。
     """
     return check_function(
         "练习 12.8 手算 Bahdanau 注意力的上下文", func, _context_cases(),
         hint=("分数 e = tanh(query @ W_q.T 插入一维后 + enc_outputs @ W_k.T) @ w_v，形状 (batch_size, num_src_steps)；"
-              "遮蔽填充后沿 dim=-1 做 softmax 得到权重；context = (weights.unsqueeze(-1) * enc_outputs).sum(dim=1)。"),
+              "掩蔽填充后沿 dim=-1 做 softmax 得到权重；context = (weights.unsqueeze(-1) * enc_outputs).sum(dim=1)。"),
         diagnose=_context_diagnose)

@@ -129,7 +129,7 @@ def _diagnose(got, case):
          "头的列分错了：第 i 个头是投影结果的第 i·p 到 (i+1)·p - 1 列（连续的一段），"
          "应当 reshape 成 (batch, n, num_heads, p)，而不是 (batch, n, p, num_heads)。"),
         (dict(use_W_o=False), "各头拼接之后还要乘 W_o：return 拼接结果 @ W_o。"),
-        (dict(mask=False), "结果与不遮蔽的注意力相同：valid_lens 没有起作用（折叠后每个“样本”都要有自己的有效长度）。"),
+        (dict(mask=False), "结果与不掩蔽的注意力相同：valid_lens 没有起作用（折叠后每个“样本”都要有自己的有效长度）。"),
     ]
     for kwargs, message in checks:
         if kwargs.get('repeat') and (valid_lens is None or num_heads == 1):
@@ -144,9 +144,9 @@ def multihead_attention(func) -> bool:
 
     params = (W_q, W_k, W_v, W_o)，投影是 ``queries @ W_q``（W_q 形状 (query_size, num_hiddens)，W_o 形状
     (num_hiddens, num_hiddens)）；valid_lens 是 None、(batch,) 或 (batch, num_queries)；返回
-    (batch, num_queries, num_hiddens)。三组输入（一维、二维有效长度和不遮蔽；1 到 4 个头）与逐头、逐句计算的
+    (batch, num_queries, num_hiddens)。三组输入（一维、二维有效长度和不掩蔽；1 到 4 个头）与逐头、逐句计算的
     参考答案比较；认得出除以 √num_hiddens、没有缩放、用 repeat 复制有效长度、折叠时少了 permute、
-    头的列分错、忘了 W_o、没有遮蔽这几种错误，并检查输入没有被改写。
+    头的列分错、忘了 W_o、没有掩蔽这几种错误，并检查输入没有被改写。
     """
     return check_function(
         "练习 13.7 按尺寸约定手写多头注意力", func, _cases(),
