@@ -20,22 +20,14 @@ import functools
 import http.server
 import importlib
 import json
-import os
 import re
-import subprocess
-import sys
 import threading
-import time
-import urllib.error
-from pathlib import Path
 
 import nbformat
 import pytest
 import torch
 
-from browser_support import PageLog
-from test_jupyterlab import (KERNEL_DISPLAY, KERNEL_NAME, LAB_SETTINGS, ROOT, STATE_JS, api,  # one lab set-up
-                             free_port)
+from browser_support import KERNEL_DISPLAY, KERNEL_NAME, STATE_JS, PageLog, jupyter_data, jupyterlab
 
 pytestmark = pytest.mark.browser
 
@@ -78,21 +70,6 @@ def explorer_notebook() -> nbformat.NotebookNode:
         cell["id"] = f"explorer-test-{i}"
     nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": KERNEL_DISPLAY, "language": "python"}
     return nb
-
-
-def jupyter_data(tmp_path) -> Path:
-    """A Jupyter data folder whose only kernel spec is this Python, importing the explorer from this
-    checkout (``env`` in kernel.json) and reading no ~/.ipython."""
-    data = tmp_path / "jupyter-data"
-    kernel_dir = data / "kernels" / KERNEL_NAME
-    if not kernel_dir.is_dir():
-        kernel_dir.mkdir(parents=True)
-        (tmp_path / "ipython").mkdir()
-        (kernel_dir / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": KERNEL_DISPLAY, "language": "python",
-            "env": {"PYTHONPATH": str(ROOT), "IPYTHONDIR": str(tmp_path / "ipython"), "OMP_NUM_THREADS": "1"}}))
-    return data
 
 
 def run_notebook(path, tmp_path):
@@ -321,59 +298,6 @@ def test_explorer_in_the_html_edition(edition, browser_context, blocked_requests
 # ---------------------------------------------------------------------------------------------------
 # (b) JupyterLab.
 
-@contextlib.contextmanager
-def jupyterlab(root, tmp_path):
-    """JupyterLab on 127.0.0.1 serving `root`, with its own Jupyter folders and a kernel spec for this
-    Python (as in test_jupyterlab.py); yields (base URL, token)."""
-    import secrets
-
-    folders = {name: tmp_path / f"jupyter-{name}" for name in ("config", "runtime", "settings", "workspaces")}
-    for folder in folders.values():
-        folder.mkdir()
-    for name, values in LAB_SETTINGS.items():
-        (folders["settings"] / name).parent.mkdir(parents=True, exist_ok=True)
-        (folders["settings"] / name).write_text(json.dumps(values))
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(folders["config"]), JUPYTER_DATA_DIR=str(jupyter_data(tmp_path)),
-               JUPYTER_RUNTIME_DIR=str(folders["runtime"]), JUPYTERLAB_SETTINGS_DIR=str(folders["settings"]),
-               JUPYTERLAB_WORKSPACES_DIR=str(folders["workspaces"]), IPYTHONDIR=str(tmp_path / "ipython"),
-               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
-    port, token = free_port(), secrets.token_hex(16)
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-               "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}",
-               "--LabApp.expose_app_in_browser=True", "--LabApp.extension_manager=readonly"]
-    if hasattr(os, "geteuid") and os.geteuid() == 0:
-        command.append("--allow-root")
-    log_path = tmp_path / "jupyterlab.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=root)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            if server.poll() is not None:
-                pytest.fail(f"jupyter lab exited with status {server.returncode}:\n{log_path.read_text()[-3000:]}")
-            try:
-                if api(base, token, "/api/status")[0] == 200:
-                    break
-            except (urllib.error.URLError, ConnectionError, TimeoutError):
-                pass
-            if time.monotonic() > deadline:
-                pytest.fail(f"jupyter lab did not answer within 90 s:\n{log_path.read_text()[-3000:]}")
-            time.sleep(0.5)
-        yield base, token
-    finally:
-        try:
-            api(base, token, "/api/shutdown", method="POST")
-            server.wait(timeout=30)
-        except Exception:
-            server.terminate()
-            try:
-                server.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                server.kill()
-                server.wait()
-
-
 def test_explorer_in_jupyterlab(tmp_path, browser_context, blocked_requests, screenshots):
     root = tmp_path / "root"
     root.mkdir()
@@ -381,7 +305,7 @@ def test_explorer_in_jupyterlab(tmp_path, browser_context, blocked_requests, scr
     nbformat.write(explorer_notebook(), path)
     nb = run_notebook(path, tmp_path)  # with stored outputs, as a reader downloads it
     code_cells = sum(1 for cell in nb.cells if cell.cell_type == "code")
-    with jupyterlab(root, tmp_path) as (base, token):
+    with jupyterlab(root, tmp_path) as (base, token, _):
         page = browser_context.new_page()
         page.set_default_timeout(60000)
         log = PageLog(page)
@@ -416,8 +340,7 @@ def test_explorer_in_jupyterlab(tmp_path, browser_context, blocked_requests, scr
         exercise_four_d(page, explorers.first, screenshots / "explorer-jupyterlab.png")
         exercise_two_d(page, explorers.nth(1), explorers.first)
         # The keys pressed in the explorer did not reach JupyterLab: no cell was added, cut or run again.
-        prompts = page.evaluate(STATE_JS)["prompts"]
-        assert [p.strip() for p in prompts] == [f"[{i}]:" for i in range(1, code_cells + 1)]
+        assert page.evaluate(STATE_JS)["counts"] == list(range(1, code_cells + 1))
         explorers.first.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshots / "explorer-jupyterlab-page.png"))
         page.close()
