@@ -354,7 +354,7 @@ def test_ch11_exception(capsys):
     assert_error_reported(ch13.multihead_attention, transposed_weights, capsys, "RuntimeError", str(error.value))
 
 
-# ------------------------------------------------------------------------------ 练习 14.7
+# ------------------------------------------------------------------------------ 练习 14.5
 
 def test_ch12_reference_agrees_with_torch_layer_norm():
     for case in ch14._cases():
