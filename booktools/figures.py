@@ -30,14 +30,15 @@ from booktools import nb as nbtools
 
 MIME = {".svg": "image/svg+xml", ".png": "image/png"}
 _NAME = r"[A-Za-z0-9_.-]+\.(?:svg|png)"
+_ALT = r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\("  # the alt text may hold one level of brackets: output[-1]
 # ![alt](../images/name.svg "title"), or the stamped ![alt](data:…;base64,…)<!-- figure: name.svg -->
 FIGURE = re.compile(
-    r'(?P<head>!\[[^\]]*\]\()'
+    rf'(?P<head>{_ALT})'
     rf'(?:\.\./images/(?P<path>{_NAME})|data:(?P<mime>image/[\w.+-]+);base64,(?P<data>[A-Za-z0-9+/=]*))'
     r'(?P<tail>(?:\s+"[^"]*")?\))'
     rf'(?:<!-- figure: (?P<mark>{_NAME}) -->)?')
 # What the first design wrote (nbformat attachments); stamping converts it.
-ATTACHMENT = re.compile(rf'(?P<head>!\[[^\]]*\]\()attachment:(?P<name>{_NAME})(?P<tail>(?:\s+"[^"]*")?\))')
+ATTACHMENT = re.compile(rf'(?P<head>{_ALT})attachment:(?P<name>{_NAME})(?P<tail>(?:\s+"[^"]*")?\))')
 
 
 def _name(match) -> str | None:

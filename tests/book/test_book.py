@@ -117,7 +117,7 @@ def test_markdown_images_are_ours_exist_and_are_embedded(nb):
         if cell.cell_type != "markdown":
             continue
         source = figures.unembedded_source(cell.source)
-        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", source):
+        for target in re.findall(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(([^)\s]+)", source):
             assert not re.match(r"https?://", target), f"remote image {target}: draw our own into images/"
             assert not target.startswith("data:"), "a pasted picture: draw it into images/ and refer to it"
             path = (ROOT / "notebooks" / target).resolve()

@@ -60,6 +60,13 @@ def test_editing_the_svg_makes_the_embedded_copy_stale_until_stamped_again(image
     assert base64.b64encode((images / "flow.svg").read_bytes()).decode() in nb.cells[0].source
 
 
+def test_alt_texts_with_brackets_are_figures_too(images):
+    nb = notebook("![state[-1] 即上下文 c，有效长度 [3, 2]](../images/flow.svg)")
+    assert figures.referenced(nb.cells[0].source) == ["flow.svg"]
+    figures.embed(nb, images)
+    assert nb.cells[0].source == f"![state[-1] 即上下文 c，有效长度 [3, 2]]({uri(SVG)})<!-- figure: flow.svg -->"
+
+
 def test_a_figure_images_lacks_is_an_error_naming_the_cell(images):
     nb = notebook("正文", "![缺](../images/missing.svg)")
     with pytest.raises(FileNotFoundError, match="cell 1: refers to missing.svg"):
