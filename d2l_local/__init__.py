@@ -7,11 +7,14 @@
 """d2l_local: the code of the book, in reading order (generated from its notebooks)."""
 
 import collections
+import contextlib
 import dataclasses
 import datetime
+import functools
 import gc
 import hashlib
 import io
+import itertools
 import math
 import os
 import random
@@ -1938,3 +1941,728 @@ class TransformerDecoder(d2l.AttentionDecoder):
         return [enc_outputs.index_select(0, index),
                 None if enc_valid_lens is None else enc_valid_lens.index_select(0, index),
                 [None if c is None else c.index_select(0, index) for c in cache]]
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 6 · id ch16-004 ----
+def budget_seconds(seconds):
+    """训练单元的时间预算（秒）：seconds × 环境变量 D2L_BUDGET_SCALE（没有设置时为 1）。
+
+    想快速把整章过一遍（结果当然差些）时，把 D2L_BUDGET_SCALE 设成 0.1 这样的小数。
+    """
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not 0 < seconds < math.inf:
+        raise ValueError(f"seconds 应是有限的正数（训练多少秒），收到 {seconds!r}")
+    raw = os.environ.get('D2L_BUDGET_SCALE', '1')
+    try:
+        scale = float(raw)
+    except ValueError:
+        scale = math.nan
+    if not 0 < scale < math.inf:
+        raise ValueError(f"环境变量 D2L_BUDGET_SCALE 应是一个正数（例如 1 或 0.1），现在是 {raw!r}："
+                         "请改正它，或者删掉它（默认为 1，即完整的预算）。")
+    return seconds * scale
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 14 · id ch16-012 ----
+def cut_batches(lengths, batch_tokens):
+    """把排好顺序的句子依次切成小批量，每批的 行数 × 这一批最长的长度 <= batch_tokens。
+
+    lengths：每个句子的长度，按要分批的顺序排列（list）。返回下标列表的列表：下标指 lengths 中的
+    位置，每个下标恰好出现一次，顺序不变。有句子比 batch_tokens 还长时报错。
+    """
+    batches, current, longest = [], [], 0
+    for i, n in enumerate(lengths):
+        if n > batch_tokens:
+            raise ValueError(f"第 {i} 个句子有 {n} 个词元，比 batch_tokens={batch_tokens} 还多："
+                             f"请把 batch_tokens 至少设为最长句子的长度 {max(lengths)}。")
+        if current and max(longest, n) * (len(current) + 1) > batch_tokens:
+            batches.append(current)       # 再加这一句就超出预算：这一批到此为止
+            current, longest = [], 0
+        current.append(i)
+        longest = max(longest, n)
+    if current:
+        batches.append(current)
+    return batches
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 18 · id ch16-016 ----
+class TokenBatches:
+    """按词元预算从长度桶里取小批量。每轮给出若干个 (X, X_valid_len, Y, Y_valid_len)。
+
+    - arrays：(X, X_valid_len, Y, Y_valid_len)，X、Y 形状 (num_pairs, num_steps)，如
+      load_data_nmt_split 返回的 train_iter.dataset.tensors；
+    - batch_tokens：每批最多多少个目标位置（行数 × 这一批最长的目标句子，填充也算在内）；
+    - bucket=True：句对按 (目标长度, 源长度) 排序（长度相同的随机排列），依次切批，再打乱批的顺序；
+      bucket=False：随机的句对，每批 batch_tokens // num_steps 对（作对照用）；
+    - Y 剪到这一批最长的目标句子；trim_source=True 时 X 也剪到这一批最长的源句子。只有用
+      X_valid_len 遮住填充的编码器（如 Transformer）才能剪；GRU 编码器会把填充读进去，保持 False；
+    - seed、set_epoch(epoch)：每轮的分批和顺序只由 (seed, epoch) 决定，不用全局的随机数；
+    - num_shards、shard：把每轮的批分成 num_shards 份（每份的批数相同，合起来每个句对恰好一次），
+      本对象只给出第 shard 份。多个进程一起训练时，每个进程取自己的一份。
+    """
+
+    def __init__(self, arrays, batch_tokens, *, bucket=True, trim_source=False, seed=0,
+                 num_shards=1, shard=0):
+        if len(arrays) != 4:
+            raise ValueError("arrays 应是 (X, X_valid_len, Y, Y_valid_len) 四个张量，"
+                             "例如 train_iter.dataset.tensors")
+        X, X_valid_len, Y, Y_valid_len = arrays
+        if not (X.dim() == 2 and Y.dim() == 2 and
+                X.shape[0] == X_valid_len.shape[0] == Y.shape[0] == Y_valid_len.shape[0] > 0):
+            raise ValueError("X、Y 应是形状 (num_pairs, num_steps) 的张量，两个 valid_len 形状 (num_pairs,)，"
+                             f"num_pairs > 0；现在是 {tuple(X.shape)}、{tuple(X_valid_len.shape)}、"
+                             f"{tuple(Y.shape)}、{tuple(Y_valid_len.shape)}")
+        if not (isinstance(num_shards, int) and num_shards >= 1 and isinstance(shard, int)
+                and 0 <= shard < num_shards):
+            raise ValueError(f"需要正整数 num_shards 和 0 <= shard < num_shards，"
+                             f"收到 num_shards={num_shards!r}, shard={shard!r}")
+        if num_shards > X.shape[0]:
+            raise ValueError(f"只有 {X.shape[0]} 个句对，分不成 {num_shards} 份")
+        self.num_steps = Y.shape[1]
+        smallest = int(Y_valid_len.max()) if bucket else self.num_steps
+        if isinstance(batch_tokens, bool) or not isinstance(batch_tokens, int) or batch_tokens < smallest:
+            what = '最长的目标句子的长度' if bucket else 'num_steps（不分桶时每句都补齐到 num_steps）'
+            raise ValueError(f"batch_tokens 应是不小于 {smallest}（{what}）的整数，收到 {batch_tokens!r}")
+        self.arrays = (X, X_valid_len, Y, Y_valid_len)
+        self.batch_tokens, self.bucket, self.trim_source = batch_tokens, bucket, trim_source
+        self.seed, self.num_shards, self.shard, self.epoch = seed, num_shards, shard, 0
+        self._src_len, self._tgt_len = X_valid_len.tolist(), Y_valid_len.tolist()
+        self._num_batches = len(self.batches())
+
+    @property
+    def num_pairs(self):
+        return len(self._tgt_len)
+
+    def set_epoch(self, epoch):
+        """下一次遍历给出第 epoch 轮的批。"""
+        self.epoch = epoch
+
+    def batches(self, epoch=None):
+        """第 epoch 轮（默认是 set_epoch 设定的那一轮）本份的批：句对下标的列表的列表。"""
+        rng = random.Random(f'{self.seed}/{self.epoch if epoch is None else epoch}')
+        order = list(range(self.num_pairs))
+        rng.shuffle(order)
+        if self.bucket:
+            order.sort(key=lambda i: (self._tgt_len[i], self._src_len[i]))  # 稳定排序：同长的仍是随机顺序
+            cuts = cut_batches([self._tgt_len[i] for i in order], self.batch_tokens)
+            batches = [[order[j] for j in cut] for cut in cuts]
+        else:
+            size = self.batch_tokens // self.num_steps
+            batches = [order[j:j + size] for j in range(0, len(order), size)]
+        while len(batches) % self.num_shards:  # 每份的批数要相同：把最大的一批一分为二
+            k = max(range(len(batches)), key=lambda j: len(batches[j]))
+            if len(batches[k]) < 2:
+                raise ValueError(f"{len(batches)} 个只有一个句对的批分不成 {self.num_shards} 等份：请减少 num_shards")
+            half = len(batches[k]) // 2
+            batches[k:k + 1] = [batches[k][:half], batches[k][half:]]
+        rng.shuffle(batches)
+        return batches[self.shard::self.num_shards]
+
+    def __len__(self):
+        return self._num_batches
+
+    def __iter__(self):
+        X, X_valid_len, Y, Y_valid_len = self.arrays
+        for rows in self.batches():
+            index = torch.tensor(rows, dtype=torch.long)
+            src_len, tgt_len = X_valid_len[index], Y_valid_len[index]
+            src_steps = int(src_len.max()) if self.trim_source else X.shape[1]
+            yield X[index, :src_steps], src_len, Y[index, :int(tgt_len.max())], tgt_len
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 26 · id ch16-024 ----
+def warmup_linear_decay(progress, warmup=0.05):
+    """随预算结束的学习率调度：返回学习率的倍数（0 到 1）。
+
+    progress：已经用去的预算比例（按步数或秒数），0 到 1；warmup：预热占预算的比例，0 <= warmup < 1。
+    前 warmup 的预算里从 0 线性升到 1，之后线性下降，预算用完（progress = 1）时恰好为 0。
+    """
+    if not 0 <= warmup < 1:
+        raise ValueError(f"warmup 是预热占预算的比例，应满足 0 <= warmup < 1，收到 {warmup!r}")
+    p = min(max(float(progress), 0.0), 1.0)
+    if p < warmup:
+        return p / warmup
+    return (1 - p) / (1 - warmup)
+
+
+def noam_lr(step, num_hiddens, warmup_steps=4000):
+    """Vaswani 等人（2017）的学习率：num_hiddens^-0.5 · min(step^-0.5, step · warmup_steps^-1.5)。
+
+    step 从 1 开始数。前 warmup_steps 步线性增大，在 step = warmup_steps 处达到峰值
+    (num_hiddens · warmup_steps)^-0.5，之后按 step^-0.5 衰减；它不知道训练什么时候结束。
+    """
+    if not step >= 1 or not warmup_steps >= 1:
+        raise ValueError(f"step 和 warmup_steps 都从 1 开始数，收到 step={step!r}, warmup_steps={warmup_steps!r}")
+    return num_hiddens ** -0.5 * min(step ** -0.5, step * warmup_steps ** -1.5)
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 38 · id ch16-036 ----
+@functools.lru_cache(maxsize=None)
+def cpu_bf16_speedup(size=128):
+    """这台 CPU 上 bfloat16 矩阵乘法比 float32 快几倍（> 1：bf16 更快）。只测一次，结果缓存起来。
+
+    用自己的随机数生成器造数据，不影响全局的随机数状态。"""
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(size, 4 * size, generator=gen), torch.randn(4 * size, size, generator=gen)
+
+    def fastest(x, y):
+        x @ y  # 预热
+        times = []
+        for _ in range(5):
+            start = time.perf_counter()
+            x @ y
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return fastest(a, b) / fastest(a.bfloat16(), b.bfloat16())
+
+
+def resolve_precision(precision, device):
+    """把 precision 变成具体的 'fp32'、'bf16' 或 'fp16'。
+
+    'auto'：CUDA 上，GPU 原生支持 bf16 就用 'bf16'，否则用 'fp16'（配梯度缩放）；CPU 上，只有 bf16 矩阵
+    乘法确实更快（CPU 有原生的 bf16 指令）时才用 'bf16'，否则 'fp32'；其他设备用 'fp32'。"""
+    choices = ('fp32', 'bf16', 'fp16', 'auto')
+    if precision not in choices:
+        raise ValueError(f"precision 应是 {', '.join(map(repr, choices))} 之一，收到 {precision!r}")
+    if precision != 'auto':
+        return precision
+    device = torch.device(device)
+    if device.type == 'cuda':
+        try:
+            native = torch.cuda.is_bf16_supported(including_emulation=False)
+        except TypeError:  # 较早的 torch 没有这个参数
+            native = torch.cuda.is_bf16_supported()
+        return 'bf16' if native else 'fp16'
+    if device.type == 'cpu':
+        return 'bf16' if cpu_bf16_speedup() > 1.5 else 'fp32'
+    return 'fp32'
+
+
+def mixed_precision(device, precision):
+    """混合精度的上下文管理器：'bf16'、'fp16'（或 'auto' 选出的它们）时是 torch.autocast，
+    块里的矩阵乘法等用低精度计算；'fp32' 时什么也不做。权重、梯度和优化器状态始终是 float32。"""
+    precision = resolve_precision(precision, device)
+    if precision == 'fp32':
+        return contextlib.nullcontext()
+    dtype = torch.bfloat16 if precision == 'bf16' else torch.float16
+    return torch.autocast(torch.device(device).type, dtype=dtype)
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 44 · id ch16-042 ----
+def tie_weights(net):
+    """让解码器的输出层（dense）与目标词元的嵌入层（embedding）共用同一个权重矩阵，返回 net。
+
+    net 是 EncoderDecoder 或解码器本身。两个矩阵的形状都必须是 (vocab_size, d)：输出层的输入维数
+    （num_hiddens）要等于嵌入维数（embed_size）。共享之后它们是同一个 nn.Parameter，一起训练、一起保存。
+    """
+    decoder = getattr(net, 'decoder', net)
+    embedding, dense = getattr(decoder, 'embedding', None), getattr(decoder, 'dense', None)
+    if not isinstance(embedding, nn.Embedding) or not isinstance(dense, nn.Linear):
+        raise TypeError(f"{type(decoder).__name__} 应有嵌入层 embedding（nn.Embedding）和输出层 dense"
+                        "（nn.Linear），才能共享它们的权重")
+    if embedding.weight.shape != dense.weight.shape:
+        vocab_size, embed_size = embedding.weight.shape
+        raise ValueError(f"嵌入层的权重形状是 {tuple(embedding.weight.shape)}（vocab_size, embed_size），"
+                         f"输出层的是 {tuple(dense.weight.shape)}（vocab_size, num_hiddens）：只有 "
+                         f"embed_size == num_hiddens 时才能共享。请让解码器的 embed_size 等于 num_hiddens"
+                         f"（{dense.weight.shape[1]}）。")
+    dense.weight = embedding.weight
+    return net
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 50 · id ch16-048 ----
+def translate_all(net, sentences, src_vocab, tgt_vocab, num_steps, device, *, beam_size=1,
+                  precision='fp32', chunk=1000):
+    """翻译一串句子，返回译文列表（与 sentences 一一对应）。
+
+    句子按长度排序后每 chunk 句一批（长度相近，填充少），用 d2l.predict_seq2seq 贪心解码，
+    beam_size > 1 时用 d2l.predict_seq2seq_beam 束搜索；precision 同 mixed_precision。"""
+    order = sorted(range(len(sentences)), key=lambda i: len(sentences[i].split()))
+    translations = [None] * len(sentences)
+    for begin in range(0, len(order), chunk):
+        part = order[begin:begin + chunk]
+        batch = [sentences[i] for i in part]
+        with mixed_precision(device, precision):
+            if beam_size > 1:
+                outputs, _ = d2l.predict_seq2seq_beam(net, batch, src_vocab, tgt_vocab, num_steps, device,
+                                                      beam_size=beam_size)
+            else:
+                outputs, _ = d2l.predict_seq2seq(net, batch, src_vocab, tgt_vocab, num_steps, device)
+        for i, output in zip(part, outputs):
+            translations[i] = output
+    return translations
+
+
+def evaluate_bleu(net, sentences, references, src_vocab, tgt_vocab, num_steps, device, **kwargs):
+    """翻译 sentences，返回百分制的语料级 BLEU（d2l.corpus_bleu × 100）。
+
+    references[i] 是 sentences[i] 的一个参考译文或几个参考译文的列表；其余参数同 translate_all。"""
+    translations = translate_all(net, sentences, src_vocab, tgt_vocab, num_steps, device, **kwargs)
+    return 100 * d2l.corpus_bleu(translations, references)
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 52 · id ch16-050 ----
+class ThreadTuner:
+    """在 CPU 上训练时，用真实的训练步比较几种线程数，用最快的那个；每隔 every 秒再比一次。
+
+    忙碌的 2 核机器上，两个线程可能比一个慢好几倍（线程互相等待），空闲时则更快，而负载随时在变。
+    比较时的步也是正常的训练步，不浪费；比当前选择慢一倍以上的候选立刻出局。"""
+
+    def __init__(self, candidates, every=90.0, probe_steps=2):
+        self.candidates = list(dict.fromkeys(candidates))
+        self.every, self.probe_steps = every, probe_steps
+        self.current = self.candidates[0]
+        self.queue, self.times, self.next_probe = [], {}, 0.0
+        self.seconds_at = {}  # 线程数 -> 用这么多线程训练的秒数
+
+    def before_step(self, elapsed, step):
+        """第 step 步之前调用（elapsed：已训练的秒数）；设好线程数并返回它。"""
+        if len(self.candidates) > 1 and not self.queue and elapsed >= self.next_probe and step > 0:
+            others = [c for c in self.candidates if c != self.current]
+            self.queue = [c for _ in range(self.probe_steps) for c in [self.current] + others]
+            self.times = {c: [] for c in self.candidates}
+        threads = self.queue[0] if self.queue else self.current
+        if threads != torch.get_num_threads():
+            torch.set_num_threads(threads)
+        return threads
+
+    def after_step(self, threads, seconds, elapsed):
+        """这一步用 threads 个线程花了 seconds 秒。"""
+        self.seconds_at[threads] = self.seconds_at.get(threads, 0.0) + seconds
+        if not self.queue:
+            return
+        self.queue.pop(0)
+        self.times[threads].append(seconds)
+        mine = self.times[self.current]
+        if threads != self.current and mine and seconds > 2 * min(mine):
+            self.queue = []  # 慢得多：不必再比
+        if not self.queue:   # 比完了：中位数最小的获胜
+            self.current = min((c for c in self.candidates if self.times[c]),
+                               key=lambda c: sorted(self.times[c])[(len(self.times[c]) - 1) // 2])
+            torch.set_num_threads(self.current)
+            self.next_probe = elapsed + self.every
+
+    def summary(self):
+        """例如 '2: 70%, 1: 30%'：各线程数占训练时间的比例。"""
+        total = sum(self.seconds_at.values()) or 1.0
+        used = sorted(self.seconds_at.items(), key=lambda kv: -kv[1])
+        return ', '.join(f'{t}: {s / total:.0%}' for t, s in used)
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 54 · id ch16-052 ----
+def make_adam(params, lr, betas=(0.9, 0.999)):
+    """Adam 优化器；torch 支持时用 fused 版本（一个核函数做完全部参数的更新）。"""
+    params = list(params)
+    try:
+        return torch.optim.Adam(params, lr=lr, betas=betas, fused=True)
+    except (RuntimeError, TypeError):
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+
+
+def _rng_state():
+    return {'torch': torch.get_rng_state(), 'python': random.getstate(),
+            'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _set_rng_state(state):
+    torch.set_rng_state(state['torch'])
+    random.setstate(state['python'])
+    if torch.cuda.is_available() and len(state['cuda']) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(state['cuda'])
+
+
+def _check_writable(path, name):
+    """path 所在的文件夹（必要时先建好）能写文件，否则抛出 CheckpointError。"""
+    folder = os.path.dirname(os.path.abspath(path))
+    try:
+        os.makedirs(folder, exist_ok=True)
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise d2l.CheckpointError(f'无法在 {folder} 里写检查点（{error}）：请换一个可写的 {name}。') from None
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 56 · id ch16-054 ----
+class RecipeState:
+    """配方训练中除模型参数以外要续训的一切：优化器、梯度缩放器和训练进度 progress。
+
+    save_checkpoint / load_checkpoint 把它当作优化器，只调用 state_dict() 和 load_state_dict()，
+    所以检查点的格式不变，只是 'optimizer' 一项里多了缩放器和进度。"""
+    FORMAT = 'd2l_local.recipe/1'
+
+    def __init__(self, optimizer, scaler, progress):
+        self.optimizer, self.scaler, self.progress = optimizer, scaler, progress
+
+    def state_dict(self):
+        return {'format': self.FORMAT, 'optimizer': self.optimizer.state_dict(),
+                'scaler': self.scaler.state_dict(), 'progress': dict(self.progress)}
+
+    def load_state_dict(self, state):
+        self.optimizer.load_state_dict(state['optimizer'])
+        if state['scaler']:
+            self.scaler.load_state_dict(state['scaler'])
+        self.progress.update(state['progress'])
+
+
+def _saved_by_recipe(path):
+    """检查点 path 是不是带配方选项的 train_seq2seq 写的；读不出时返回 None（交给 load_checkpoint 报错）。"""
+    try:
+        state = torch.load(path, map_location='cpu', weights_only=True)
+    except Exception:
+        return None
+    optimizer = state.get('optimizer') if isinstance(state, dict) else None
+    return isinstance(optimizer, dict) and optimizer.get('format') == RecipeState.FORMAT
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 58 · id ch16-056 ----
+@dataclasses.dataclass
+class RecipeResult(d2l.TrainResult):
+    """带配方选项的 train_seq2seq 的返回值：TrainResult 的各项，再加上下面这些（都含续训之前）。"""
+    steps: int = 0              # 更新的步数
+    epochs_seen: float = 0.0    # 走过的轮数（可以不是整数）
+    tokens: int = 0             # 训练过的有效目标词元数
+    precision: str = 'fp32'     # 实际使用的精度
+    lr_history: list = dataclasses.field(default_factory=list)     # 每一步的学习率
+    valid_history: list = dataclasses.field(default_factory=list)  # [(步数, 验证分数), ...]
+    best_score: float = math.nan  # 最好的验证分数
+    best_step: int = 0            # 它出现在第几步之后
+    threads: str = ''             # CPU 上：各线程数占训练时间的比例（如 '2: 70%, 1: 30%'）
+
+
+RECIPE_DEFAULTS = dict(schedule='constant', warmup=0.05, max_steps=None, time_budget=None, clock='wall',
+                       label_smoothing=0.0, precision='fp32', betas=(0.9, 0.999), init='xavier',
+                       valid=None, eval_every=None, best_checkpoint_path=None, save_every_steps=None)
+
+
+def _check_recipe_options(o, num_epochs, data_iter, checkpoint_path):
+    """检查配方选项，有问题时抛出说明怎么改的 ValueError。"""
+    schedules = ('constant', 'linear', 'noam')
+    if not (o['schedule'] in schedules or callable(o['schedule'])):
+        raise ValueError(f"schedule 应是 {', '.join(map(repr, schedules))} 之一，或函数 f(step, progress)，"
+                         f"收到 {o['schedule']!r}")
+    if o['schedule'] == 'linear' and not 0 <= o['warmup'] < 1:
+        raise ValueError(f"schedule='linear' 时 warmup 是预热占预算的比例，应满足 0 <= warmup < 1，收到 {o['warmup']!r}")
+    if o['schedule'] == 'noam' and not (isinstance(o['warmup'], int) and o['warmup'] >= 1):
+        raise ValueError(f"schedule='noam' 时 warmup 是预热的步数（正整数，论文里是 4000），收到 {o['warmup']!r}")
+    if o['max_steps'] is not None and not (isinstance(o['max_steps'], int) and o['max_steps'] >= 1):
+        raise ValueError(f"max_steps 应是正整数，收到 {o['max_steps']!r}")
+    if o['time_budget'] is not None and not 0 < o['time_budget'] < math.inf:
+        raise ValueError(f"time_budget 应是有限的正数（秒），收到 {o['time_budget']!r}")
+    if num_epochs is None and o['max_steps'] is None and o['time_budget'] is None:
+        raise ValueError("num_epochs=None 表示由预算决定训练多久：请给出 max_steps 或 time_budget")
+    if num_epochs is not None and not (isinstance(num_epochs, int) and num_epochs >= 1):
+        raise ValueError(f"num_epochs 应是正整数（或 None，由预算决定），收到 {num_epochs!r}")
+    if o['schedule'] == 'linear' and o['max_steps'] is None and o['time_budget'] is None:
+        try:
+            len(data_iter)
+        except TypeError:
+            raise ValueError("schedule='linear' 要知道预算何时用完：请给出 max_steps 或 time_budget"
+                             "（data_iter 没有长度，无法从 num_epochs 算出总步数）") from None
+    if o['clock'] not in ('wall', 'process'):
+        raise ValueError(f"clock 应是 'wall'（墙上时间）或 'process'（本进程的 CPU 时间），收到 {o['clock']!r}")
+    if not 0 <= o['label_smoothing'] < 1:
+        raise ValueError(f"label_smoothing 应满足 0 <= label_smoothing < 1，收到 {o['label_smoothing']!r}")
+    if o['init'] not in ('xavier', None):
+        raise ValueError(f"init 应是 'xavier'（第 7 章的初始化）或 None（保留模型自己的初始化），收到 {o['init']!r}")
+    if o['valid'] is not None and not callable(o['valid']):
+        raise ValueError("valid 应是一个函数 valid(net) -> 分数（越大越好），例如用 d2l.evaluate_bleu 算验证集 BLEU")
+    if o['eval_every'] is not None and not (isinstance(o['eval_every'], int) and o['eval_every'] >= 1):
+        raise ValueError(f"eval_every 应是正整数（每多少步评估一次），收到 {o['eval_every']!r}")
+    if (o['eval_every'] is not None or o['best_checkpoint_path'] is not None) and o['valid'] is None:
+        raise ValueError("eval_every 和 best_checkpoint_path 需要验证函数：请同时给出 valid=")
+    if o['save_every_steps'] is not None:
+        if not (isinstance(o['save_every_steps'], int) and o['save_every_steps'] >= 1):
+            raise ValueError(f"save_every_steps 应是正整数，收到 {o['save_every_steps']!r}")
+        if checkpoint_path is None:
+            raise ValueError("save_every_steps 需要 checkpoint_path：检查点要写到哪里？")
+    resolve_precision(o['precision'], 'cpu')  # 只检查拼写
+
+
+def _result(history, speed, seconds, start_epoch, completed_epochs, num_epochs, progress, precision,
+            epoch_steps, threads=''):
+    """带配方选项时 train_seq2seq 的返回值。"""
+    seen = completed_epochs + (progress['epoch_steps'] / epoch_steps if epoch_steps else 0.0)
+    best = progress['best_score'] if progress['valid_history'] else math.nan
+    return RecipeResult(history[-1] if history else math.nan, speed, completed_epochs - start_epoch, start_epoch,
+                        num_epochs, seconds, list(history), steps=progress['steps'], epochs_seen=seen,
+                        tokens=progress['tokens'], precision=precision, lr_history=list(progress['lr_history']),
+                        valid_history=[tuple(v) for v in progress['valid_history']], best_score=best,
+                        best_step=progress['best_step'], threads=threads)
+
+
+# ---- notebooks/16_training_recipe.ipynb · cell 60 · id ch16-058 ----
+def train_seq2seq(net, data_iter, lr, num_epochs, tgt_vocab, device, *,
+                  checkpoint_path=None, save_every=10, theta=1.0, plot=True, plot_every=10, cpu_threads=1,
+                  schedule='constant', warmup=0.05, max_steps=None, time_budget=None, clock='wall',
+                  label_smoothing=0.0, precision='fp32', betas=(0.9, 0.999), init='xavier',
+                  valid=None, eval_every=None, best_checkpoint_path=None, save_every_steps=None):
+    """用强制教学训练序列到序列模型。不给配方选项时与第 7 章的版本完全相同，返回 TrainResult；
+    给了任何一个配方选项时返回 RecipeResult。
+
+    第 7 章的参数：checkpoint_path（每 save_every 轮和结束时保存；文件已存在时从它续训）、theta（梯度
+    裁剪的阈值）、plot、plot_every（配方训练时：每 plot_every 步画一个点）、cpu_threads（CPU 上的线程数；
+    'auto'：用 ThreadTuner 边训练边选）。
+
+    配方选项（都只能按关键字给出）：
+    - schedule：'constant'（不变）、'linear'（预热 warmup 比例的预算后线性降到预算结束时的 0）、
+      'noam'（Vaswani 等人 2017，warmup 是预热的步数，峰值为 lr），或函数 f(step, progress) -> 倍数；
+    - max_steps、time_budget（秒，按 clock：'wall' 墙上时间或 'process' 本进程的 CPU 时间）：预算，
+      先用完的那个结束训练；num_epochs 可以是 None（只由预算决定）；
+    - label_smoothing；precision：'fp32'、'bf16'、'fp16'、'auto'（见 resolve_precision）；
+    - betas：Adam 的 (beta1, beta2)；init：'xavier' 或 None（保留模型自己的初始化）；
+    - valid：函数 valid(net) -> 分数（越大越好），每 eval_every 步（默认每轮）和结束时调用；
+      best_checkpoint_path：分数创新高时把模型存到这里（可用 d2l.load_checkpoint 读回）；
+    - save_every_steps：每这么多步也保存一次检查点。
+    检查点里有调度的位置、缩放器的状态和最好的分数：用同样的参数再调用一次，就从断点逐位相同地接着训练。
+    """
+    if '<bos>' not in getattr(tgt_vocab, 'token_to_idx', tgt_vocab):
+        raise ValueError("tgt_vocab 里没有 '<bos>'：构造词表时请用 "
+                         "reserved_tokens=['<pad>', '<bos>', '<eos>'] 保留它。")
+    options = dict(schedule=schedule, warmup=warmup, max_steps=max_steps, time_budget=time_budget,
+                   clock=clock, label_smoothing=label_smoothing, precision=precision, betas=betas, init=init,
+                   valid=valid, eval_every=eval_every, best_checkpoint_path=best_checkpoint_path,
+                   save_every_steps=save_every_steps)
+    recipe = num_epochs is None or cpu_threads == 'auto' or any(
+        options[k] is not v and options[k] != v for k, v in RECIPE_DEFAULTS.items())
+    if recipe:
+        _check_recipe_options(options, num_epochs, data_iter, checkpoint_path)
+    for path, name in ((checkpoint_path, 'checkpoint_path'), (best_checkpoint_path, 'best_checkpoint_path')):
+        if path is not None:
+            _check_writable(path, name)  # 现在就发现写不了，而不是训练了很久之后
+    precision = resolve_precision(precision, device)
+    net.to(device)
+    optimizer = make_adam(net.parameters(), lr, betas)
+    scaler = torch.amp.GradScaler(device.type, enabled=precision == 'fp16')
+    loss = d2l.MaskedSoftmaxCELoss(label_smoothing=label_smoothing)
+    progress = dict(steps=0, epoch_steps=0, seconds=0.0, tokens=0, pairs=0, loss_sum=0.0, token_count=0.0,
+                    partial_epoch=False, epoch_rng=None, lr_history=[], curve=[], valid_history=[],
+                    best_score=-math.inf, best_step=0)
+    state = RecipeState(optimizer, scaler, progress) if recipe else optimizer  # 检查点里存的“优化器”
+    start_epoch, history = 0, []
+    if checkpoint_path is not None and os.path.exists(checkpoint_path):
+        if _saved_by_recipe(checkpoint_path) not in (None, recipe):
+            raise d2l.CheckpointError(
+                f"检查点 {checkpoint_path} 是{'不' if recipe else ''}带配方选项的 train_seq2seq 写的，"
+                f"这次调用{'带' if recipe else '没带'}配方选项：请用写它时的参数续训，或者换一个 checkpoint_path。")
+        saved = d2l.load_checkpoint(checkpoint_path, net, state, restore_rng=True)
+        start_epoch, history = saved['epoch'], saved['loss_history']
+        for group in optimizer.param_groups:
+            group['lr'] = lr  # 学习率以这次调用为准
+    elif init == 'xavier':
+        net.apply(d2l.xavier_init_weights)
+    start_tokens, start_seconds = progress['tokens'], progress['seconds']
+    if recipe and progress['partial_epoch']:
+        history.pop()  # 上次停在一轮的中间，这一轮的损失等它练完再记
+        progress['partial_epoch'] = False
+    now = time.perf_counter if clock == 'wall' else time.process_time
+    epoch_steps = len(data_iter) if recipe and hasattr(data_iter, '__len__') else None
+
+    def used(steps, seconds):
+        """已用去的预算比例（几种预算中最大的那个）。"""
+        fractions = [0.0]
+        if max_steps is not None:
+            fractions.append(steps / max_steps)
+        if time_budget is not None:
+            fractions.append(seconds / time_budget)
+        if num_epochs is not None and epoch_steps:
+            fractions.append(steps / (num_epochs * epoch_steps))
+        return max(fractions)
+
+    def learning_rate(step, seconds):
+        """第 step 步（从 1 数）的学习率；按步数的预算取这一步的中点 step - 0.5。"""
+        if schedule == 'constant':
+            return lr
+        p = used(step - 0.5, seconds)
+        if schedule == 'linear':
+            return lr * warmup_linear_decay(p, warmup)
+        if schedule == 'noam':
+            return lr * min(step / warmup, (warmup / step) ** 0.5)
+        return lr * schedule(step, p)
+
+    finished = start_epoch >= num_epochs if num_epochs is not None else False
+    if recipe:
+        finished = finished or used(progress['steps'], progress['seconds']) >= 1
+    if finished:
+        if recipe:
+            print(f'检查点已用完训练预算（第 {progress["steps"]} 步，第 {start_epoch} 轮），无需继续训练。')
+        else:
+            print(f'检查点已训练到第 {start_epoch} 轮（num_epochs={num_epochs}），无需继续训练。')
+        if not recipe:
+            return d2l.TrainResult(history[-1] if history else math.nan, 0.0, 0, start_epoch,
+                                   num_epochs, 0.0, history)
+        return _result(history, 0.0, 0.0, start_epoch, start_epoch, num_epochs, progress, precision, epoch_steps)
+    if start_epoch > 0 or progress['steps'] > 0:
+        where = f'第 {start_epoch} 轮之后' if not recipe else f'第 {progress["steps"]} 步（第 {start_epoch} 轮之后）'
+        print(f'从检查点 {os.path.basename(checkpoint_path)} 的{where}继续训练')
+    if recipe:
+        animator = d2l.Animator(xlabel='步数', ylabel='每词元训练损失', live=None if plot else False)
+        for step, value in progress['curve']:
+            animator.add(step, value, redraw=False)
+    else:
+        animator = d2l.Animator(xlabel='epoch', ylabel='loss per token', xlim=[1, num_epochs],
+                                live=None if plot else False)
+        for epoch, value in enumerate(history, start=1):
+            animator.add(epoch, value, redraw=False)
+    old_threads, tuner = torch.get_num_threads(), None
+    if device.type == 'cpu' and cpu_threads == 'auto':
+        tuner = ThreadTuner([1, os.cpu_count() or 1])
+    elif device.type == 'cpu' and cpu_threads:
+        torch.set_num_threads(cpu_threads)
+    bos = tgt_vocab['<bos>']
+
+    def train_step(X, X_valid_len, Y, Y_valid_len):
+        """一次更新：强制教学的前向（可能是混合精度）、损失、反向、裁剪、Adam；返回 (损失, 有效词元数)。"""
+        Y = Y[:, :int(Y_valid_len.max())]  # 全是 <pad> 的尾列不进损失，不必计算
+        X, X_valid_len, Y, Y_valid_len = [t.to(device) for t in (X, X_valid_len, Y, Y_valid_len)]
+        dec_input = torch.cat([torch.full((Y.shape[0], 1), bos, device=device), Y[:, :-1]], dim=1)
+        with mixed_precision(device, precision):
+            Y_hat, _ = net(X, dec_input, X_valid_len)
+        l = loss(Y_hat.float(), Y, Y_valid_len)  # 损失总在 float32 里算
+        optimizer.zero_grad(set_to_none=True)
+        scaler.scale(l).backward()   # fp16：先把损失放大，免得小梯度下溢成 0
+        scaler.unscale_(optimizer)   # 裁剪之前先还原梯度的真实大小
+        d2l.grad_clipping(net, theta)
+        scaler.step(optimizer)       # fp16 且梯度里有 inf/nan 时跳过这一步
+        scaler.update()
+        return l.detach(), Y_valid_len.sum()
+
+    # ======== 副作用都在这里：画图、评估、保存检查点。多个进程一起训练时，只让 0 号进程做这些 ========
+    def evaluate():
+        rng = _rng_state()      # 验证函数即使用了随机数，也不影响训练的随机数
+        score = float(valid(net))
+        _set_rng_state(rng)
+        net.train()
+        progress['valid_history'].append((progress['steps'], score))
+        if score > progress['best_score']:
+            progress['best_score'], progress['best_step'] = score, progress['steps']
+            if best_checkpoint_path is not None:
+                save_progress(metric)
+                d2l.save_checkpoint(best_checkpoint_path, net, state, completed_epochs, history)
+
+    def after_step(step_loss):
+        steps = progress['steps']
+        if plot_every and steps % plot_every == 0:
+            value = float(step_loss[0] / max(float(step_loss[1]), 1))
+            progress['curve'].append((steps, value))
+            animator.add(steps, value, redraw=len(progress['curve']) % 20 == 0)
+            step_loss[:] = [0.0, 0.0]
+        if valid is not None and eval_every is not None and steps % eval_every == 0:
+            evaluate()
+        if save_every_steps is not None and steps % save_every_steps == 0:
+            save_progress(metric)
+            d2l.save_checkpoint(checkpoint_path, net, state, completed_epochs, history)
+
+    def after_epoch(epoch, complete):
+        if not recipe:
+            animator.add(epoch, history[-1], redraw=(epoch % plot_every == 0 or epoch == num_epochs))
+            if checkpoint_path is not None and (epoch % save_every == 0 or epoch == num_epochs):
+                d2l.save_checkpoint(checkpoint_path, net, optimizer, epoch, history)
+            return
+        if complete and valid is not None and eval_every is None:
+            evaluate()
+        if complete and checkpoint_path is not None and epoch % save_every == 0:
+            save_progress(None)
+            d2l.save_checkpoint(checkpoint_path, net, state, completed_epochs, history)
+
+    def after_training():
+        if valid is not None and (not progress['valid_history'] or
+                                  progress['valid_history'][-1][0] != progress['steps']):
+            evaluate()
+        if checkpoint_path is not None:
+            save_progress(metric if progress['partial_epoch'] else None)
+            d2l.save_checkpoint(checkpoint_path, net, state, completed_epochs, history)
+        if plot and progress['curve']:
+            animator.show()
+    # ======================================================================================
+
+    def save_progress(epoch_metric):
+        """把本轮的累计损失写进 progress（一轮中间保存检查点时要用）。"""
+        progress['loss_sum'] = epoch_metric[0] if epoch_metric is not None else 0.0
+        progress['token_count'] = epoch_metric[1] if epoch_metric is not None else 0.0
+
+    timer, num_tokens = d2l.Timer(), 0.0
+    completed_epochs, metric, stopped = start_epoch, None, False
+    start, side_seconds = now(), 0.0
+    step_loss = [0.0, 0.0]
+    net.train()
+    try:
+        epochs = range(start_epoch + 1, num_epochs + 1) if num_epochs is not None else itertools.count(start_epoch + 1)
+        for epoch in epochs:
+            if hasattr(data_iter, 'set_epoch'):
+                data_iter.set_epoch(epoch)
+            timer.start()
+            metric = d2l.Accumulator(2)  # 损失 × 词元数之和，有效词元数（留在设备上）
+            if recipe and progress['epoch_steps'] > 0:
+                # 续训，而且上次停在这一轮的中间：按这一轮开始时的随机数状态重建迭代器，跳过已经训练过
+                # 的批，再换回保存时的随机数状态。于是数据顺序和 dropout 都与没中断时相同
+                metric.add(progress['loss_sum'], progress['token_count'])
+                current = _rng_state()
+                _set_rng_state(progress['epoch_rng'])
+                batches = iter(data_iter)
+                for _ in range(progress['epoch_steps']):
+                    next(batches)
+                _set_rng_state(current)
+            else:
+                if recipe:
+                    progress['epoch_rng'], progress['epoch_steps'] = _rng_state(), 0
+                batches = iter(data_iter)
+            for X, X_valid_len, Y, Y_valid_len in batches:
+                if recipe:
+                    seconds = start_seconds + now() - start - side_seconds
+                    if used(progress['steps'], seconds) >= 1:
+                        stopped = True
+                        break
+                    step_lr = learning_rate(progress['steps'] + 1, seconds)
+                    for group in optimizer.param_groups:
+                        group['lr'] = step_lr
+                    if tuner is not None:
+                        threads, step_start = tuner.before_step(seconds, progress['steps']), time.perf_counter()
+                l, n = train_step(X, X_valid_len, Y, Y_valid_len)
+                metric.add(l * n, n)
+                if recipe:
+                    if tuner is not None:
+                        tuner.after_step(threads, time.perf_counter() - step_start, seconds)
+                    progress['steps'] += 1
+                    progress['epoch_steps'] += 1
+                    progress['pairs'] += Y.shape[0]
+                    progress['tokens'] += int(Y_valid_len.sum())  # Y_valid_len 还在 CPU 上：不同步设备
+                    progress['lr_history'].append(step_lr)
+                    step_loss[0], step_loss[1] = step_loss[0] + l * n, step_loss[1] + n
+                    side_start = now()
+                    after_step(step_loss)
+                    side_seconds += now() - side_start
+            if recipe and progress['epoch_steps'] == 0:
+                break  # 预算恰好在上一轮结束时用完
+            complete = not stopped
+            history.append(metric[0] / max(metric[1], 1))  # 每轮只在这里同步一次
+            timer.stop()
+            num_tokens += metric[1]
+            if complete:
+                completed_epochs = epoch
+                progress['epoch_steps'] = 0
+            progress['partial_epoch'] = not complete
+            side_start = now()
+            after_epoch(epoch, complete)
+            side_seconds += now() - side_start
+            if stopped:
+                break
+        if recipe:
+            progress['seconds'] = start_seconds + now() - start - side_seconds
+            after_training()
+    finally:
+        torch.set_num_threads(old_threads)
+    if not recipe:
+        speed = num_tokens / timer.sum()
+        print(f'loss {history[-1]:.3f}, {speed:.0f} tokens/sec on {device}')
+        return d2l.TrainResult(history[-1], speed, num_epochs - start_epoch, start_epoch, num_epochs,
+                               timer.sum(), history)
+    seconds = progress['seconds'] - start_seconds
+    speed = (progress['tokens'] - start_tokens) / seconds if seconds > 0 else 0.0
+    threads = ('' if device.type != 'cpu' else tuner.summary() if tuner is not None
+               else f'{cpu_threads or old_threads}: 100%')
+    result = _result(history, speed, seconds, start_epoch, completed_epochs, num_epochs, progress, precision,
+                     epoch_steps, threads)
+    best = f'，验证分数最高 {result.best_score:.2f}（第 {result.best_step} 步）' if valid is not None else ''
+    print(f'{result.steps} 步（{result.epochs_seen:.2f} 轮），每词元损失 {result.loss:.3f}，'
+          f'每秒 {speed:,.0f} 个词元（{device}，{precision}）{best}')
+    return result
