@@ -1,11 +1,5 @@
 # The book's entry points. Everything runs in .venv, which `make venv` creates.
-#   make book   build the book: regenerate d2l_local, execute every notebook, then the HTML edition
-#   make html   only the HTML edition (from the stored outputs) in _build/html
-#   make test-all  run every test (what CI runs): make test + colab-test + browser-test
-#   make test   the main suite (sync checks, unit tests, nbval over both editions of every notebook)
-#   make student  the student edition (solutions stripped) in _build/student/notebooks
-#   make bench  the benchmarks (tables of speed and BLEU; about 25 minutes on a 2-core CPU)
-#   make lab    open the book in JupyterLab
+# `make help` lists the targets with the `##` comment written after each of them below.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -21,11 +15,14 @@ PYTEST_WORKERS ?= 2
 OMP_NUM_THREADS ?= 1
 export OMP_NUM_THREADS
 
-.PHONY: venv d2l check-d2l stamp book html test test-all student colab-test browser-test stability bench lab clean
+.PHONY: help venv d2l stamp book html test test-all student colab-test browser-test grading-test assignments stability bench lab clean
 
-venv: $(VENV)/.installed
+help:  ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z0-9-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
-$(VENV)/.installed: pyproject.toml
+venv: $(VENV)/.installed  ## create .venv and install the book's code and test tools (every target does this first)
+
+$(VENV)/.installed: pyproject.toml requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -c "import torch" 2>/dev/null || $(PY) -m pip install "$(TORCH_SPEC)" || $(PY) -m pip install "torch>=2.1"
 	$(PY) -m pip install -e ".[dev]"
@@ -37,13 +34,10 @@ $(VENV)/.installed: pyproject.toml
 d2l: venv  ## regenerate d2l_local from the notebooks' #@save cells
 	$(PY) -m booktools.extract
 
-check-d2l: venv  ## fail when d2l_local differs from the notebooks
-	$(PY) -m booktools.extract --check
-
-stamp: venv  ## write the canonical setup cell (Colab install) into every notebook
+stamp: venv  ## write the canonical Colab badge and setup cell into every notebook
 	$(PY) -m booktools.stamp
 
-book: $(VENV)/.html-installed  ## execute every notebook in place (stores outputs), then the HTML edition (student edition) in _build/html
+book: $(VENV)/.html-installed  ## run every chapter and store its outputs, then the HTML edition in _build/html
 	$(PY) -m booktools.build
 
 # HTML tools (Jupyter Book 1.x, offline MathJax, jieba) and browser-test tools (Playwright, JupyterLab)
@@ -52,42 +46,49 @@ $(VENV)/.html-installed: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -e ".[dev,html]"
 	touch $@
 
+$(VENV)/.grading-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -e ".[dev,grading]"
+	touch $@
+
 $(VENV)/.browser-installed: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -e ".[dev,browser]"
 	touch $@
 
-html: $(VENV)/.html-installed  ## the HTML edition (student edition, Jupyter Book 1.x, offline) in _build/html
+html: $(VENV)/.html-installed  ## only the HTML edition (student edition, from the stored outputs) in _build/html
 	$(PY) -m booktools.html
-
-browser-test: $(VENV)/.browser-installed  ## the HTML edition and JupyterLab in headless Chromium (Debian's chromium + fonts-noto-cjk)
-	scripts/install-browser-deps.sh
-	$(PY) -m booktools.html
-	time $(PY) -m pytest -p no:xdist tests/test_html.py tests/browser --browser
-
-test: venv  ## every test: sync checks, unit tests, nbval over both editions of every notebook
-	$(PY) -m booktools.extract --check
-	$(PY) -m booktools.stamp --check
-	$(PY) -m booktools.student --out _build/student
-	time $(PY) -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope tests notebooks _build/student/notebooks
-
-test-all: test colab-test browser-test  ## EVERY test (what CI runs): make test, the Colab simulation, the browser tests
 
 student: venv  ## the student edition (solutions stripped) in _build/student/notebooks
 	$(PY) -m booktools.student --out _build/student
 
-colab-test: venv  ## Colab, simulated: fresh venv with torch, the setup cell's own pip command, chapter 1 (~3 min)
+test: student  ## the main suite: sync checks, unit tests, nbval over both editions of every chapter
+	time $(PY) -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope tests notebooks _build/student/notebooks
+
+test-all: test colab-test browser-test grading-test  ## EVERY test (what CI runs): make test + the Colab simulation, browser tests, nbgrader round trip
+
+colab-test: venv  ## Colab, simulated: a fresh venv with torch runs the setup cell's own pip command, then chapter 1
 	D2L_COLAB_TEST=1 TORCH_SPEC='$(TORCH_SPEC)' $(PY) -m pytest -p no:xdist -q tests/system
 
-stability: venv  ## run the nbval suite (both editions) 3 times from a clean checkout; report every cell that ever differed
+browser-test: $(VENV)/.browser-installed  ## the HTML edition and JupyterLab in headless Chromium
+	scripts/install-browser-deps.sh
+	$(PY) -m booktools.html
+	time $(PY) -m pytest -p no:xdist tests/tools/test_html.py tests/browser --browser
+
+assignments: venv  ## nbgrader assignments from the teachers' edition: a course directory in _build/assignments
+	$(PY) -m booktools.assignments --out _build/assignments
+
+grading-test: $(VENV)/.grading-installed  ## nbgrader round trip: teachers' edition full marks, student version 0, a planted wrong answer per chapter
+	time D2L_NBGRADER_TEST=1 $(PY) -m pytest -p no:xdist -q -s tests/system/test_nbgrader.py
+
+stability: venv  ## nbval (both editions) 3 times from a clean checkout; report every cell that ever differed
 	$(PY) -m booktools.stability --runs 3 --report _build/stability.md
 
-bench: venv  ## speed and quality benchmarks; each prints a table (compare.py trains 3 models x 5 min)
-	$(PY) bench/train_small.py
-	$(PY) bench/decode.py
-	$(PY) bench/compare.py
+bench: venv  ## the benchmarks: each prints a table of speed or BLEU (see bench/README.md)
+	$(PY) -m bench.train_small
+	$(PY) -m bench.decode
+	$(PY) -m bench.compare
 
 lab: $(VENV)/.browser-installed  ## open the book in JupyterLab
 	cd notebooks && ../$(VENV)/bin/jupyter lab
 
-clean:
+clean:  ## remove _build/
 	rm -rf _build

@@ -6,7 +6,7 @@
 A table printer over the book's own code; it has no training loop of its own. The models are the
 book's classes from d2l_local, unchanged:
 
-* ``gru``: ``d2l.Seq2SeqEncoder`` + ``d2l.Seq2SeqDecoder`` (chapters 4-5, no attention);
+* ``gru``: ``d2l.Seq2SeqEncoder`` + ``d2l.Seq2SeqDecoder`` (chapters 4-7, no attention);
 * ``bahdanau``: ``d2l.Seq2SeqEncoder`` + ``d2l.Seq2SeqAttentionDecoder`` (chapter 12);
 * ``transformer``: ``d2l.TransformerEncoder`` + ``d2l.TransformerDecoder`` (chapter 14).
 

@@ -1,6 +1,6 @@
-"""Benchmark of chapter 6: d2l's small fra-eng configuration, 300 epochs.
+"""Benchmark of chapter 7: d2l's small fra-eng configuration, 300 epochs.
 
-    D2L_DATA_DIR=/work/shared/data .venv/bin/python bench/train_small.py [--epochs 300] [--skip-reference]
+    D2L_DATA_DIR=../shared/data .venv/bin/python -m bench.train_small [--epochs 300] [--skip-reference]
 
 Trains the configuration of d2l's seq2seq section (600 sentence pairs, embed_size = num_hiddens = 32,
 2 GRU layers, dropout 0.1, batch 64, num_steps 10, lr 0.005, 300 epochs) on the same data, with the
@@ -28,14 +28,12 @@ import os
 import platform
 import sys
 import time
-from pathlib import Path
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-import d2l_local as d2l  # noqa: E402
+import d2l_local as d2l
 
 CONFIG = dict(batch_size=64, num_steps=10, num_examples=600, embed_size=32, num_hiddens=32,
               num_layers=2, dropout=0.1, lr=0.005)

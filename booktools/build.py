@@ -1,7 +1,7 @@
 """Build the book: regenerate d2l_local, execute notebooks in place, build the HTML edition.
 
     python -m booktools.build                 # every chapter, in reading order, then HTML
-    python -m booktools.build notebooks/02_machine_translation_data.ipynb   # one chapter (then HTML of all)
+    python -m booktools.build notebooks/02_translation_corpus.ipynb   # one chapter (then HTML of all)
     python -m booktools.build --no-html ...   # execute only
 
 The HTML edition (``_build/html``) is the student edition of every chapter rendered from the stored
@@ -22,15 +22,16 @@ import tempfile
 import time
 from pathlib import Path
 
-import nbformat
+from jupyter_client import KernelManager
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from booktools import extract, html
+from booktools import nb as nbtools
 
-ROOT = extract.ROOT
-NOTEBOOKS = extract.NOTEBOOK_DIR
-HTML_DIR = ROOT / "_build" / "html"
+ROOT = nbtools.ROOT
+NOTEBOOKS = nbtools.NOTEBOOK_DIR
+HTML_DIR = nbtools.BUILD_DIR / "html"
 CELL_TIMEOUT = 1200  # seconds; the slowest training cell on a 2-core CPU stays far below
 
 
@@ -44,10 +45,10 @@ def stray_stderr(nb) -> list[str]:
     for index, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        tags = cell.get("metadata", {}).get("tags", [])
+        tags = nbtools.tags(cell)
         for output in cell.get("outputs", []):
             if output.get("output_type") == "stream" and output.get("name") == "stderr" \
-                    and "nbval-ignore-stderr" not in tags:
+                    and nbtools.IGNORE_STDERR_TAG not in tags:
                 text = "".join(output.get("text", ""))
                 problems.append(f"cell {index}: wrote to stderr: {text.strip()[:300]}")
     return problems
@@ -74,34 +75,32 @@ def coalesce_streams(nb) -> None:
 
 def execute(path: Path, kernel_name: str = "python3") -> float:
     """Run ``path`` top to bottom in a fresh kernel (cwd: its folder) and store the outputs."""
-    original = path.read_bytes()  # to notice an edit made while the notebook runs
-    nb = nbformat.reads(original.decode("utf-8"), as_version=4)
-    client = NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name=kernel_name, record_timing=False,
-                            resources={"metadata": {"path": str(path.parent)}})
+    before = path.stat()  # to notice an edit made while the notebook runs
+    nb = nbtools.read(path)
     start = time.perf_counter()
-    try:
-        client.execute()
-    except CellExecutionError as error:
-        raise BuildError(f"{path.name}: a cell failed (the notebook was left as it was; fix it, then build again):"
-                         f"\n{error}") from None
+    # The kernel talks to us over local IPC sockets in a private folder, not TCP: nothing listens on
+    # the network, and ipykernel has no reason to warn about unencrypted TCP on every chapter.
+    with tempfile.TemporaryDirectory(prefix="d2l-kernel-") as sockets:
+        km = KernelManager(kernel_name=kernel_name, transport="ipc", ip=os.path.join(sockets, "kernel"))
+        client = NotebookClient(nb, km=km, timeout=CELL_TIMEOUT, kernel_name=kernel_name, record_timing=False,
+                                resources={"metadata": {"path": str(path.parent)}})
+        try:
+            client.execute()
+        except CellExecutionError as error:
+            raise BuildError(f"{path.name}: a cell failed (the notebook was left as it was; fix it, then build "
+                             f"again):\n{error}") from None
+        finally:
+            if km.has_kernel:  # nbclient leaves a kernel it did not start running
+                km.shutdown_kernel(now=False)
     seconds = time.perf_counter() - start
     coalesce_streams(nb)
     problems = stray_stderr(nb)
     if problems:
         raise BuildError(f"{path.name}: stderr output (fix the warning, or tag the cell and say why):\n  "
                          + "\n  ".join(problems))
-    if path.read_bytes() != original:
+    if not nbtools.write_atomically(path, nb, unchanged_since=before):
         raise BuildError(f"{path.name} was changed on disk while it ran (an edit, or `make stamp`?); "
                          "the build did not overwrite that change. Build it again.")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        nbformat.write(nb, tmp)
-        os.chmod(tmp, path.stat().st_mode & 0o777)  # mkstemp makes 0600; keep the notebook's mode
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return seconds
 
 
@@ -124,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     # Check the arguments first: a typo in a path must not regenerate d2l_local or run anything.
     try:
-        paths = [p.resolve() for p in args.notebooks] or extract.notebook_paths(NOTEBOOKS)
-    except extract.ExtractError as error:
+        paths = [p.resolve() for p in args.notebooks] or nbtools.chapter_paths(NOTEBOOKS)
+    except nbtools.NotebookError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     for path in paths:

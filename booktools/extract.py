@@ -1,32 +1,46 @@
-"""Write every ``#@save`` block of ``notebooks/`` into the ``d2l_local`` package.
+"""Write every ``#@save`` block of ``notebooks/`` into the ``d2l_local`` package, one module per chapter.
 
 Usage (from the repository root)::
 
-    python -m booktools.extract            # regenerate d2l_local/__init__.py
+    python -m booktools.extract            # regenerate d2l_local/
     python -m booktools.extract --check    # exit 1, with a diff summary, when it is stale
 
-The notebook is the source; ``d2l_local`` is its generated copy. The rules:
+The notebook is the source; ``d2l_local`` is its generated copy: ``d2l_local/chNN_name.py`` holds the
+saved code of ``notebooks/NN_name.ipynb`` (so a traceback or a diff names the chapter) and
+``d2l_local/__init__.py`` imports every chapter's public names in reading order, so that
+``import d2l_local as d2l; d2l.Seq2SeqEncoder`` works. The rules:
 
 * **A saved cell** is a code cell whose first line is ``#@save``. The whole cell, minus that line,
   is saved.
 * **A saved statement**: a *top-level* statement whose first line ends with ``#@save`` (for example
   ``def bleu(pred_seq, label_seq, k):  #@save``) is saved alone; the rest of the cell is not. The
   marker may also end the first decorator line of a decorated definition. A trailing marker
-  anywhere else (an indented line, the middle of a statement) is an error.
+  anywhere else (an indented line, the middle of a statement) is an error, and so is anything that
+  looks like a marker but is not exactly ``#@save`` (``#@SAVE``, ``# @save``): it would be skipped.
 * **Redefining a name**: a name (function, class or assigned variable) may be saved once. A later
   block that deliberately replaces it says so on its marker line: ``#@save redefines=name1,name2``
-  (works for both forms). Redefining without saying so, or saying so about a name that was never
-  saved before, is an error.
+  (works for both forms). Redefining without saying so, saying so about a name that was never saved
+  before, or binding a saved name of the same chapter with a saved import, is an error.
+  ``d2l.name`` then means the latest definition; inside the chapter that defined the replaced name,
+  saved code must call it as ``d2l.name`` too (a bare name there would keep calling the old one).
 * **Imports**: top-level ``import``/``from ... import`` statements of saved code are lifted out of
-  their blocks, deduplicated, merged and sorted, and written once at the top of the module.
-* **Reading order**: notebooks in file-name order (``NN_name.ipynb``), cells in notebook order.
-* Saved code may refer to earlier chapters as ``d2l.name``: the module binds ``d2l`` to itself.
+  their blocks, deduplicated, merged and sorted, and written once at the top of the chapter's module.
+* **Other chapters**: saved code refers to names of other chapters as ``d2l.name`` (each module does
+  ``import d2l_local as d2l``); names of its own chapter are used bare. ``__all__`` of a module lists
+  its public names (not those starting with ``_``); the package's ``__all__`` lists them all.
+* **Reading order**: chapters in file-name order (``NN_name.ipynb``), cells in notebook order.
 * Saved code must be plain Python: no IPython magics (``%...``), shell escapes (``!...``) or
-  ``get_ipython()``. The generated module is checked with pyflakes: a name that no saved block or
-  saved import defines is an error that names the notebook and cell it comes from.
+  ``get_ipython()``. Every module is checked with pyflakes: a name that no saved block or saved
+  import of its chapter defines is an error that names the notebook and cell it comes from (and, when
+  another chapter defines it, says to write ``d2l.name``).
+* The provenance line above each block names the notebook and the cell's id: ids are stable, while a
+  cell's position changes whenever a cell is added above it. (Error messages give both: the
+  position counts every cell from 0, the Colab badge being cell 0.)
 
-The output is deterministic (byte-identical on every run) and is written atomically (temp file,
-then ``os.replace``), so an error never leaves a half-written package behind.
+The output is deterministic (byte-identical on every run). Nothing is written unless every chapter
+extracts cleanly; each file is replaced atomically (temp file, then ``os.replace``), and generated
+modules of chapters that no longer exist are removed (only files that carry the generated banner).
+Other files in ``d2l_local/`` (such as bundled data) are never touched.
 """
 from __future__ import annotations
 
@@ -41,27 +55,31 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOK_DIR = ROOT / "notebooks"
-OUTPUT = ROOT / "d2l_local" / "__init__.py"
+from booktools import nb
 
-NOTEBOOK_NAME = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
+ROOT = nb.ROOT
+NOTEBOOK_DIR = nb.NOTEBOOK_DIR
+PACKAGE_DIR = ROOT / "d2l_local"
+PACKAGE = "d2l_local"
+
 # ``#@save`` as the whole first line, optionally with ``redefines=a,b``.
 HEAD_MARKER = re.compile(r"^#@save(?:\s+redefines=(?P<names>[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*))?\s*$")
 # ``#@save`` ending a line of code.
 TRAILING_MARKER = re.compile(r"(?P<code>\S.*?)\s*#@save(?:\s+redefines=(?P<names>[A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*))?\s*$")
-ANY_MARKER = re.compile(r"#\s*@save\b")
+ANY_MARKER = re.compile(r"#@save\b")
+LOOSE_MARKER = re.compile(r"#\s*@\s*save\b", re.IGNORECASE)  # what a reader may have meant as a marker
 MAGIC_LINE = re.compile(r"^\s*(?:[%!]|\w+\s*=\s*[%!])")
+CELL_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")  # nbformat 4.5's id pattern
 
 REGENERATE = "python -m booktools.extract"
+BANNER_MARK = "# GENERATED FILE — DO NOT EDIT."
 BANNER = f'''\
 # ======================================================================================
-# GENERATED FILE — DO NOT EDIT.
+{BANNER_MARK}
 # Generated from notebooks/ — edit the notebook, then regenerate:  {REGENERATE}
 # Every block below comes from a `#@save` cell; its provenance line names the notebook
 # and cell. `{REGENERATE} --check` (run by the tests) fails when this file is stale.
 # ======================================================================================
-"""d2l_local: the code of the book, in reading order (generated from its notebooks)."""
 '''
 
 
@@ -78,6 +96,7 @@ class Block:
     imports: list[ast.stmt]
     defines: list[str]
     redefines: list[str]
+    imported: list[str] = field(default_factory=list)  # names the block's saved imports bind
 
     @property
     def where(self) -> str:
@@ -85,9 +104,39 @@ class Block:
 
 
 @dataclass
-class Extraction:
+class Chapter:
+    path: Path
+    module: str  # e.g. ch07_training
     blocks: list[Block] = field(default_factory=list)
-    source: str = ""
+
+    @property
+    def notebook(self) -> str:
+        return f"{self.path.parent.name}/{self.path.name}"
+
+    @property
+    def public(self) -> list[str]:
+        names: list[str] = []
+        for block in self.blocks:
+            for name in block.defines:
+                if not name.startswith("_") and name not in names:
+                    names.append(name)
+        return names
+
+
+@dataclass
+class Extraction:
+    chapters: list[Chapter] = field(default_factory=list)
+    files: dict[str, str] = field(default_factory=dict)  # file name in d2l_local/ -> text
+
+    @property
+    def blocks(self) -> list[Block]:
+        return [block for chapter in self.chapters for block in chapter.blocks]
+
+    @property
+    def source(self) -> str:
+        """Every generated file, ``__init__.py`` first, then the chapters in reading order."""
+        names = ["__init__.py"] + [f"{c.module}.py" for c in self.chapters]
+        return "\n".join(self.files[name] for name in names if name in self.files)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -96,28 +145,15 @@ class Extraction:
 
 def notebook_paths(notebook_dir: Path) -> list[Path]:
     """The chapters in reading order; an .ipynb file with another name is an error."""
-    paths = []
-    for path in sorted(notebook_dir.glob("*.ipynb")):
-        if not NOTEBOOK_NAME.match(path.name):
-            raise ExtractError(
-                f"{_rel(path)}: notebook names must look like `NN_ascii_name.ipynb` (two digits give the "
-                "reading order, then lowercase ASCII letters, digits and `_`); rename the file."
-            )
-        paths.append(path)
-    numbers = {}
-    for path in paths:
-        number = path.name[:2]
-        if number in numbers:
-            raise ExtractError(
-                f"{_rel(path)} and {_rel(numbers[number])} share the number {number}; give each chapter its own."
-            )
-        numbers[number] = path
-    return paths
+    try:
+        return nb.chapter_paths(notebook_dir)
+    except nb.NotebookError as error:
+        raise ExtractError(str(error)) from None
 
 
 def read_cells(path: Path) -> list[dict]:
     try:
-        nb = json.loads(path.read_text(encoding="utf-8"))
+        notebook = json.loads(path.read_text(encoding="utf-8"))
     except UnicodeDecodeError as error:
         raise ExtractError(f"{_rel(path)}: not UTF-8 ({error}); save the notebook again from Jupyter.") from None
     except json.JSONDecodeError as error:
@@ -125,10 +161,29 @@ def read_cells(path: Path) -> list[dict]:
             f"{_rel(path)}: not valid JSON (line {error.lineno}, column {error.colno}: {error.msg}); "
             "a merge conflict or a truncated save? Restore it from git or re-save it from Jupyter."
         ) from None
-    cells = nb.get("cells") if isinstance(nb, dict) else None
+    cells = notebook.get("cells") if isinstance(notebook, dict) else None
     if not isinstance(cells, list):
         raise ExtractError(f"{_rel(path)}: not a notebook (no `cells` list at the top level).")
     return cells
+
+
+def _check_cell_id(cell: dict, where: str) -> None:
+    ident = cell.get("id")
+    if ident is not None and not (isinstance(ident, str) and CELL_ID.match(ident)):
+        raise ExtractError(
+            f"{where}: the cell id {str(ident)[:80]!r} is not a valid notebook cell id (1-64 letters, digits, "
+            "`-` or `_`, on one line); it was probably edited by hand. Give the cell a plain id (or delete the "
+            "`id` field and let Jupyter make one), then extract again."
+        )
+
+
+def _imported_names(imports: list[ast.stmt]) -> list[str]:
+    names = []
+    for node in imports:
+        for alias in node.names:
+            if alias.name != "*":
+                names.append(alias.asname or alias.name.split(".")[0])
+    return names
 
 
 def _cell_source(cell: dict) -> str:
@@ -214,9 +269,18 @@ def block_from_cell(notebook: str, index: int, cell: dict) -> Block | None:
     if cell.get("cell_type") != "code":
         return None
     source = _cell_source(cell)
+    where = nb.where(notebook, index, cell)
+    for number, line in enumerate(source.splitlines(), 1):
+        variant = LOOSE_MARKER.search(line)
+        if variant and not ANY_MARKER.search(line):
+            raise ExtractError(
+                f"{where}, line {number}: `{variant.group(0).strip()}` looks like a save marker but is not "
+                "`#@save` (lower case, no space after `#`), so the code would silently not be saved; "
+                "write `#@save`, or reword the comment."
+            )
     if not ANY_MARKER.search(source):
         return None
-    where = f"{notebook}, cell {index}" + (f" (id {cell['id']})" if cell.get("id") else "")
+    _check_cell_id(cell, where)
     lines = source.splitlines()
     head = HEAD_MARKER.match(lines[0].strip())
 
@@ -260,23 +324,27 @@ def block_from_cell(notebook: str, index: int, cell: dict) -> Block | None:
     return Block(
         notebook=notebook,
         cell_index=index,
-        cell_id=cell.get("id"),
+        cell_id=nb.cell_id(cell),
         code=code,
         imports=imports,
         defines=_defined_names(body),
+        imported=_imported_names(imports),
         redefines=redefines,
     )
 
 
+
 # ---------------------------------------------------------------------------------------------
-# All notebooks → one module
+# All notebooks → one module per chapter
 
 
-def collect_blocks(notebook_dir: Path) -> list[Block]:
-    blocks: list[Block] = []
+def collect_chapters(notebook_dir: Path) -> list[Chapter]:
+    chapters: list[Chapter] = []
     saved_in: dict[str, str] = {}  # name → where it was saved
     for path in notebook_paths(notebook_dir):
-        notebook = f"{notebook_dir.name}/{path.name}"  # e.g. notebooks/03_encoder.ipynb
+        chapter = Chapter(path=path, module=nb.module_name(path))
+        notebook = chapter.notebook  # e.g. notebooks/04_encoder.ipynb
+        imported_here: dict[str, str] = {}
         for index, cell in enumerate(read_cells(path)):
             block = block_from_cell(notebook, index, cell)
             if block is None:
@@ -298,16 +366,51 @@ def collect_blocks(notebook_dir: Path) -> list[Block]:
                         f"block deliberately replaces the earlier one, write `#@save redefines={name}` as its marker."
                     )
                 saved_in[name] = block.where
-            blocks.append(block)
-    return blocks
+            for name in block.imported:
+                imported_here.setdefault(name, block.where)
+            chapter.blocks.append(block)
+        own = {name: b.where for b in chapter.blocks for name in b.defines}
+        for name, where in imported_here.items():
+            if name in own:
+                raise ExtractError(
+                    f"{where}: a saved import binds `{name}`, which {own[name]} saves as a definition of the same "
+                    f"chapter; one would silently replace the other. Import it under another name "
+                    f"(`import ... as other`) or rename the definition."
+                )
+        chapters.append(chapter)
+    _check_stale_bare_names(chapters)
+    return chapters
+
+
+def _check_stale_bare_names(chapters: list[Chapter]) -> None:
+    """Saved code that uses one of its chapter's names bare, when a later chapter redefines that name,
+    would keep using the old definition (each chapter is its own module): it must say ``d2l.name``."""
+    redefined_later: dict[str, str] = {}
+    for chapter in reversed(chapters):
+        own = {name for block in chapter.blocks for name in block.defines}
+        for block in chapter.blocks:
+            if not block.code:
+                continue
+            for node in ast.walk(ast.parse(block.code)):
+                if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) \
+                        and node.id in own and node.id in redefined_later:
+                    raise ExtractError(
+                        f"{block.where}: uses `{node.id}` bare, but {redefined_later[node.id]} redefines it; each "
+                        f"chapter is its own module, so this would keep using this chapter's old definition. "
+                        f"Write `d2l.{node.id}` here to get the latest one."
+                    )
+        for block in chapter.blocks:
+            for name in block.redefines:
+                redefined_later.setdefault(name, block.where)
+
+
+def collect_blocks(notebook_dir: Path) -> list[Block]:
+    return [block for chapter in collect_chapters(notebook_dir) for block in chapter.blocks]
 
 
 def render_imports(blocks: list[Block]) -> list[str]:
-    """Deduplicated, merged, sorted import lines: ``import x`` first, then ``from x import y``.
-
-    ``import sys`` is always there: the module binds ``d2l = sys.modules[__name__]``.
-    """
-    plain: set[tuple[str, str | None]] = {("sys", None)}
+    """Deduplicated, merged, sorted import lines: ``import x`` first, then ``from x import y``."""
+    plain: set[tuple[str, str | None]] = set()
     from_imports: dict[tuple[int, str], set[tuple[str, str | None]]] = {}
     for block in blocks:
         for node in block.imports:
@@ -332,58 +435,128 @@ def render_imports(blocks: list[Block]) -> list[str]:
     return lines
 
 
-def render(blocks: list[Block]) -> str:
-    parts = [BANNER]
-    parts.append("\n".join(render_imports(blocks)) + "\n")
-    parts.append("# Saved code refers to earlier chapters as `d2l.name`, as the notebooks do.\nd2l = sys.modules[__name__]\n")
-    for block in blocks:
+def _all_lines(names: list[str]) -> str:
+    if not names:
+        return "__all__ = []\n"
+    return "__all__ = [\n" + "".join(f"    {name!r},\n" for name in names) + "]\n"
+
+
+def _docstring_text(text: str) -> str:
+    return text.replace("\\", "\\\\").replace('"""', "'''")
+
+
+def render_module(chapter: Chapter) -> str:
+    title = _docstring_text(chapter_title(chapter.path))
+    parts = [BANNER + f'"""{title}: the saved code of {chapter.notebook} (generated)."""\n']
+    imports = render_imports(chapter.blocks)
+    parts.append("\n".join(imports + [f"import {PACKAGE} as d2l  # other chapters' names: d2l.name"]) + "\n")
+    parts.append(_all_lines(chapter.public))
+    for block in chapter.blocks:
         if not block.code:
             continue
-        provenance = f"# ---- {block.notebook} · cell {block.cell_index}" + (f" · id {block.cell_id}" if block.cell_id else "") + " ----"
-        parts.append(f"\n{provenance}\n{block.code}\n")
+        cell = f"cell id {block.cell_id}" if block.cell_id else f"cell {block.cell_index}"
+        parts.append(f"\n# ---- {block.notebook} · {cell} ----\n{block.code}\n")
     return "\n".join(parts)
 
 
-def _block_at(source: str, line: int) -> str:
-    """The provenance of the block that holds ``line`` of the generated source."""
-    where = "the module header"
+def render_init(chapters: list[Chapter]) -> str:
+    parts = [BANNER + '"""d2l_local: the code of the book, one module per chapter, in reading order (generated).\n\n'
+             "``import d2l_local as d2l`` gives every chapter's public names; where a later chapter redefines a\n"
+             'name, ``d2l.name`` is the later definition."""\n']
+    if chapters:
+        parts.append("\n".join(f"from .{c.module} import *  # noqa: F401,F403  {c.notebook}" for c in chapters) + "\n")
+        parts.append("from . import (\n" + "".join(f"    {c.module},\n" for c in chapters) + ")\n")
+        parts.append("# Every chapter's public names, in reading order (each once).\n"
+                     "__all__ = list(dict.fromkeys(name for chapter in (\n"
+                     + "".join(f"    {c.module},\n" for c in chapters)
+                     + ") for name in chapter.__all__))\n")
+    else:
+        parts.append("__all__ = []\n")
+    return "\n".join(parts)
+
+
+def chapter_title(path: Path) -> str:
+    """The chapter's `# ...` heading, or the notebook's stem."""
+    for cell in read_cells(path):
+        if cell.get("cell_type") == "markdown":
+            for line in _cell_source(cell).splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    return path.stem
+
+
+def _block_at(source: str, line: int, module_file: str, blocks: list[Block] | None = None) -> str:
+    """Where the block that holds ``line`` of a generated module comes from (``notebook, cell N (id …)``)."""
+    where = f"d2l_local/{module_file} (module header)"
+    with_code = [block for block in (blocks or []) if block.code]
+    seen = 0
     for number, text in enumerate(source.splitlines(), 1):
         if number > line:
             break
         if text.startswith("# ---- ") and text.endswith(" ----"):
-            where = text[7:-5].replace(" · cell ", ", cell ").replace(" · id ", " (id ") + (")" if " · id " in text else "")
+            if seen < len(with_code):
+                where = with_code[seen].where
+            else:
+                notebook, _, cell = text[7:-5].partition(" · ")
+                where = f"{notebook}, {cell}"
+            seen += 1
     return where
 
 
-def lint(source: str) -> None:
-    """Fail on names that no saved code defines (pyflakes), naming the block they come from."""
+def lint(source: str, module_file: str = "__init__.py", elsewhere: dict[str, str] | None = None,
+         blocks: list[Block] | None = None) -> None:
+    """Fail on names that no saved code of the module defines (pyflakes), naming the block they come from."""
     try:
         from pyflakes import checker, messages
     except ImportError:  # pragma: no cover - pyflakes is a dev dependency
         raise ExtractError("pyflakes is not installed; run `make venv` (or `pip install -e .[dev]`).") from None
-    tree = ast.parse(source)
-    found = checker.Checker(tree, filename=str(OUTPUT))
+    found = checker.Checker(ast.parse(source), filename=str(PACKAGE_DIR / module_file))
     problems = []
     for message in sorted(found.messages, key=lambda m: m.lineno):
         if isinstance(message, (messages.UndefinedName, messages.UndefinedLocal, messages.UndefinedExport)):
-            problems.append(f"{_block_at(source, message.lineno)}: {message.message % message.message_args}")
+            text = f"{_block_at(source, message.lineno, module_file, blocks)}: {message.message % message.message_args}"
+            name = message.message_args[0] if message.message_args else None
+            if elsewhere and name in elsewhere:
+                text += f" ({elsewhere[name]} defines it: write `d2l.{name}`)"
+            problems.append(text)
     if problems:
         raise ExtractError(
-            "saved code uses names that no `#@save` block or saved import defines (the notebook may define them "
-            "in a cell without `#@save`; save that cell, or add the import to a saved cell):\n  "
-            + "\n  ".join(problems)
+            "saved code uses names that no `#@save` block or saved import of its chapter defines (the notebook may "
+            "define them in a cell without `#@save`: save that cell, or add the import to a saved cell; a name "
+            "from another chapter is written `d2l.name`):\n  " + "\n  ".join(problems)
         )
 
 
 def extract(notebook_dir: Path = NOTEBOOK_DIR) -> Extraction:
-    blocks = collect_blocks(notebook_dir)
-    source = render(blocks)
-    try:
-        compile(source, str(OUTPUT), "exec")
-    except SyntaxError as error:  # e.g. a `return` that only parses inside a function
-        raise ExtractError(f"{_block_at(source, error.lineno or 0)}: saved code does not compile: {error.msg}") from None
-    lint(source)
-    return Extraction(blocks=blocks, source=source)
+    chapters = collect_chapters(notebook_dir)
+    defined_in = {name: c.notebook for c in chapters for b in c.blocks for name in b.defines}
+    files: dict[str, str] = {}
+    for chapter in chapters:
+        if not chapter.blocks:
+            continue
+        module_file = f"{chapter.module}.py"
+        source = render_module(chapter)
+        try:
+            compile(source, str(PACKAGE_DIR / module_file), "exec")
+        except SyntaxError as error:  # e.g. a `return` that only parses inside a function
+            raise ExtractError(f"{_block_at(source, error.lineno or 0, module_file, chapter.blocks)}: saved code "
+                               f"does not compile: {error.msg}") from None
+        lint(source, module_file, defined_in, chapter.blocks)
+        files[module_file] = source
+    with_code = [c for c in chapters if f"{c.module}.py" in files]
+    files["__init__.py"] = render_init(with_code)
+    return Extraction(chapters=with_code, files=files)
+
+
+def generated_files(package_dir: Path) -> dict[str, str]:
+    """The files of ``package_dir`` that this tool generated (they carry the banner's second line)."""
+    found = {}
+    if Path(package_dir).is_dir():
+        for path in sorted(Path(package_dir).glob("*.py")):
+            text = path.read_text(encoding="utf-8", errors="replace")
+            if text.split("\n", 2)[1:2] == [BANNER_MARK]:
+                found[path.name] = text
+    return found
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -410,10 +583,7 @@ def write_atomically(path: Path, text: str) -> None:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
-        if path.exists():
-            os.chmod(tmp, path.stat().st_mode & 0o777)
-        else:
-            os.chmod(tmp, 0o644)
+        os.chmod(tmp, path.stat().st_mode & 0o777 if path.exists() else 0o644)
         os.replace(tmp, path)
     except OSError as error:
         raise ExtractError(f"cannot replace {_rel(path)} ({error.strerror}); nothing was changed.") from None
@@ -434,43 +604,70 @@ def diff_summary(old: str, new: str, path: str, limit: int = 60) -> str:
 
 
 def _rel(path: Path) -> str:
-    try:
-        return path.resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        return str(path)
+    return nb.rel(path)
+
+
+def plan(result: Extraction, package: Path) -> tuple[list[str], list[str]]:
+    """(files to write, stale generated modules to remove) to make ``package`` match ``result``."""
+    on_disk = generated_files(package)
+    init = package / "__init__.py"
+    if "__init__.py" not in on_disk and init.exists():
+        on_disk["__init__.py"] = init.read_text(encoding="utf-8", errors="replace")
+    changed = [name for name, text in result.files.items() if on_disk.get(name) != text]
+    stale = sorted(set(on_disk) - set(result.files))
+    # __init__.py last: until it is written, the old package still imports its old modules
+    return sorted(changed, key=lambda name: (name == "__init__.py", name)), stale
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Generate d2l_local from the notebooks' #@save cells.")
     parser.add_argument("--check", action="store_true", help="do not write; exit 1 when d2l_local is stale")
     parser.add_argument("--notebooks", type=Path, default=NOTEBOOK_DIR, help=argparse.SUPPRESS)
-    parser.add_argument("--output", type=Path, default=OUTPUT, help=argparse.SUPPRESS)
+    parser.add_argument("--package", type=Path, default=PACKAGE_DIR, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
         result = extract(args.notebooks)
     except ExtractError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    target = _rel(args.output)
-    old = args.output.read_text(encoding="utf-8") if args.output.exists() else ""
+    package = args.package
+    target = _rel(package)
+    changed, stale = plan(result, package)
+    count = f"{len(result.chapters)} chapter modules, {len(result.blocks)} saved blocks"
     if args.check:
-        if old == result.source:
-            print(f"{target} is up to date ({len(result.blocks)} saved blocks).")
+        if not changed and not stale:
+            print(f"{target}/ is up to date ({count}).")
             return 0
-        print(f"{target} is stale: it differs from what the notebooks' #@save cells say.\n"
-              f"{diff_summary(old, result.source, target)}\n"
-              f"Fix: run `{REGENERATE}` (or `make d2l`) and commit the result; never edit {target} by hand.",
+        on_disk = generated_files(package)
+        report = []
+        for name in changed:
+            old = on_disk.get(name)
+            if old is None and (package / name).exists():
+                old = (package / name).read_text(encoding="utf-8", errors="replace")
+            report.append(diff_summary(old or "", result.files[name], f"{target}/{name}"))
+        report += [f"{target}/{name} is the generated module of a chapter that no longer exists; it would be removed."
+                   for name in stale]
+        print(f"{target}/ is stale: it differs from what the notebooks' #@save cells say.\n" + "\n".join(report)
+              + f"\nFix: run `{REGENERATE}` (or `make d2l`) and commit the result; never edit {target}/ by hand.",
               file=sys.stderr)
         return 1
-    if old == result.source:
-        print(f"{target} unchanged ({len(result.blocks)} saved blocks).")
+    if not changed and not stale:
+        print(f"{target}/ unchanged ({count}).")
         return 0
     try:
-        write_atomically(args.output, result.source)
+        for name in changed:
+            write_atomically(package / name, result.files[name])
+        for name in stale:
+            (package / name).unlink()
     except ExtractError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    print(f"wrote {target} ({len(result.blocks)} saved blocks).")
+    except OSError as error:
+        print(f"error: cannot remove a stale module ({error}); nothing else is wrong: remove it by hand.",
+              file=sys.stderr)
+        return 2
+    print(f"wrote {target}/ ({count}; {len(changed)} file(s) written"
+          + (f", {len(stale)} stale module(s) removed" if stale else "") + ").")
     return 0
 
 

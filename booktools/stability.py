@@ -25,7 +25,9 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+from booktools import nb as nbtools
+
+ROOT = nbtools.ROOT
 # The teachers' edition and the student edition (made in the clone before the first run).
 NBVAL_PATHS = ("notebooks", "_build/student/notebooks")
 

@@ -4,7 +4,11 @@ Both are generated from ``booktools/config.py`` (``REPO_URL``, ``REPO_BRANCH``),
 repository's address is written; ``--check`` only reports notebooks that disagree with it.
 
 * The badge is the first cell of each chapter: a markdown cell (id and tag ``colab-badge``) holding
-  our own badge image ``../images/open-in-colab.svg`` linked to ``config.colab_url(<this notebook>)``.
+  our own badge image ``images/open-in-colab.svg`` linked to ``config.colab_url(<this notebook>)``.
+* Every diagram a markdown cell shows (``../images/name.svg``, the badge included) is embedded into
+  that cell as a notebook attachment (``booktools/figures.py``), so a chapter copied alone (Colab's
+  "save a copy in Drive", a download) keeps its figures; ``images/`` stays the source of truth and
+  ``--check`` reports a stale or missing copy.
 * The setup cell is the first code cell (tagged ``setup``). On Colab it installs d2l_local from the
   repository with ``pip install --no-deps`` (pip never resolves, upgrades or reinstalls Colab's torch,
   numpy or matplotlib), only when it is not importable yet (re-running the cell does not call pip),
@@ -18,22 +22,21 @@ file changed in between), so it is safe while other people edit other cells.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
 
-from booktools import config
+from booktools import config, figures
+from booktools import nb as nbtools
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
+ROOT = nbtools.ROOT
+NOTEBOOKS = nbtools.NOTEBOOK_DIR
 
-SETUP_TAG = "setup"
-BADGE_TAG = "colab-badge"
+SETUP_TAG = nbtools.SETUP_TAG
+BADGE_TAG = nbtools.BADGE_TAG
 BADGE_CELL_ID = "colab-badge"
-BADGE_IMAGE = "../images/open-in-colab.svg"  # relative to notebooks/; drawn for this book
+BADGE_IMAGE = "attachment:open-in-colab.svg"  # images/open-in-colab.svg, drawn for this book, embedded
 BADGE_ALT = "在 Colab 中打开"
 
 
@@ -47,21 +50,24 @@ def badge_source(notebook_name, repo_url: str | None = None) -> str:
 
 
 _SETUP_TEMPLATE = '''\
-# 准备环境：在 Colab 上先安装本书的代码包 d2l_local（只装它本身，不动 Colab 自带的 torch）；在本地什么也不做。
+#@title 准备环境（运行即可） { display-mode: "form" }
+# 在 Colab 上先安装本书的代码包 d2l_local（只装它本身，不动 Colab 自带的 torch）；在本地只导入它。
 import sys
 
 if "google.colab" in sys.modules:
     import importlib.util
-    if importlib.util.find_spec("d2l_local") is None:  # 重新运行本单元时已经装好，不再调用 pip
+    if importlib.util.find_spec("d2l_local") is None:  # 重新运行本单元格时已经装好，不再调用 pip
         import subprocess
-        # --no-deps：torch、numpy、matplotlib 用 Colab 自带的，pip 不去解析、升级或重装它们
+        # --no-deps：torch、numpy、matplotlib 用 Colab 自带的，pip 不去解析、升级或重装它们；
+        # 第 17、18 章的中文分词（jieba）和繁简转换（OpenCC 的纯 Python 实现）一起装上（都没有依赖）
         pip = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "git+@REPO_URL@"],
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "git+@REPO_URL@",
+             "jieba>=0.42", "opencc-python-reimplemented>=0.1.7"],
             capture_output=True, text=True)
         if pip.returncode != 0:
             raise RuntimeError(
-                "在 Colab 上安装 d2l_local 失败（pip 的报错在最后）。检查网络连接后重新运行本单元；"
-                "仍然失败就在新单元里运行 `!pip install --no-deps git+@REPO_URL@` 查看完整输出。\\n"
+                "在 Colab 上安装 d2l_local 失败（pip 的报错在最后）。检查网络连接后重新运行本单元格；"
+                "仍然失败就在新单元格里运行 `!pip install --no-deps git+@REPO_URL@` 查看完整输出。\\n"
                 + pip.stderr[-2000:])
         importlib.invalidate_caches()  # 让同一个内核马上就能导入刚装好的包
 
@@ -70,7 +76,7 @@ try:
 except ImportError as error:
     raise ImportError(
         f"无法导入 d2l_local（{error}）。本地：在仓库根目录运行 `make venv`，再选 .venv 里的 Python 作内核"
-        "（或在自己的环境里运行 `pip install -e .`）；Colab：重新运行本单元，它会先安装 d2l_local。"
+        "（或在自己的环境里运行 `pip install -e .`）；Colab：重新运行本单元格，它会先安装 d2l_local。"
     ) from error'''
 
 
@@ -84,7 +90,7 @@ def setup_source(repo_url: str | None = None) -> str:
 
 
 def _tags(cell) -> list:
-    return cell.get("metadata", {}).get("tags", [])
+    return nbtools.tags(cell)
 
 
 def setup_cell_index(nb) -> int | None:
@@ -99,6 +105,28 @@ def badge_cell_index(nb) -> int | None:
         if cell.cell_type == "markdown" and BADGE_TAG in _tags(cell):
             return i
     return None
+
+
+# JupyterLab shows these cells folded ("…"): the setup cell and the exercise checks are plumbing, the
+# reader runs them but need not read them (Colab folds the setup cell by its `#@title` form line; the
+# HTML edition drops the setup cell and folds the checks, see booktools.html).
+HIDDEN_SOURCE = {"source_hidden": True}
+
+
+def is_check_cell(cell) -> bool:
+    """A checked exercise's check cell: tagged `exercise`, calls a check of d2l_exercises."""
+    return (cell.cell_type == "code" and nbtools.EXERCISE_TAG in _tags(cell)
+            and "from d2l_exercises import" in nbtools.source(cell))
+
+
+def folded_cells(nb) -> list[int]:
+    """Indices of the cells whose source JupyterLab shows folded: the setup cell and the check cells."""
+    return [i for i, cell in enumerate(nb.cells)
+            if (cell.cell_type == "code" and SETUP_TAG in _tags(cell)) or is_check_cell(cell)]
+
+
+def _is_folded(cell) -> bool:
+    return cell.get("metadata", {}).get("jupyter", {}).get("source_hidden") is True
 
 
 def problems(nb, notebook_name, repo_url: str | None = None) -> list[str]:
@@ -124,11 +152,31 @@ def problems(nb, notebook_name, repo_url: str | None = None) -> list[str]:
             found.append(f"the setup cell is cell {setup}, but the first code cell is cell {first_code}: {fix}")
         if nb.cells[setup].source != setup_source(repo_url):
             found.append(f"the setup cell (install command) differs from booktools/config.py: {fix}")
+    for index in folded_cells(nb):
+        if not _is_folded(nb.cells[index]):
+            found.append(f"cell {index} (the setup cell or an exercise check) is not folded in JupyterLab: {fix}")
+    found.extend(figures.problems(nb))
     return found
 
 
+def fold(nb) -> bool:
+    """Fold the setup cell and the check cells in JupyterLab; True when anything changed."""
+    changed = False
+    for index in folded_cells(nb):
+        cell = nb.cells[index]
+        if not _is_folded(cell):
+            cell.metadata.setdefault("jupyter", {}).update(HIDDEN_SOURCE)
+            changed = True
+    return changed
+
+
 def stamp_notebook(nb, notebook_name, repo_url: str | None = None) -> bool:
-    """Make ``nb``'s badge and setup cell canonical, in memory; return True when anything changed."""
+    """Make ``nb``'s badge, setup cell and embedded figures canonical, in memory; True when anything changed."""
+    changed = _stamp_cells(nb, notebook_name, repo_url)
+    return figures.embed(nb) or changed
+
+
+def _stamp_cells(nb, notebook_name, repo_url: str | None = None) -> bool:
     changed = False
     setups = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and SETUP_TAG in _tags(c)]
     if len(setups) > 1:
@@ -162,7 +210,9 @@ def stamp_notebook(nb, notebook_name, repo_url: str | None = None) -> bool:
     index = setup_cell_index(nb)
     first_code = next((i for i, c in enumerate(nb.cells) if c.cell_type == "code"), len(nb.cells))
     if index is None:
-        nb.cells.insert(first_code, nbformat.v4.new_code_cell(source, metadata={"tags": [SETUP_TAG]}))
+        nb.cells.insert(first_code, nbformat.v4.new_code_cell(
+            source, metadata={"tags": [SETUP_TAG], "jupyter": dict(HIDDEN_SOURCE)}))
+        fold(nb)
         return True
     cell = nb.cells[index]
     if index != first_code:
@@ -172,25 +222,7 @@ def stamp_notebook(nb, notebook_name, repo_url: str | None = None) -> bool:
     if cell.source != source:
         cell.source = source  # outputs and execution count stay: locally the cell prints nothing
         changed = True
-    return changed
-
-
-def _write_if_unchanged_since(path: Path, nb, stat_before: os.stat_result) -> bool:
-    """Atomically replace ``path`` by ``nb``, unless the file changed after we read it."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        nbformat.write(nb, tmp)
-        os.chmod(tmp, stat_before.st_mode & 0o777)  # mkstemp makes 0600; keep the notebook's mode
-        now = path.stat()
-        if (now.st_mtime_ns, now.st_size, now.st_ino) != (stat_before.st_mtime_ns, stat_before.st_size,
-                                                           stat_before.st_ino):
-            return False  # someone saved the notebook meanwhile: read it again
-        os.replace(tmp, path)
-        return True
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    return fold(nb) or changed
 
 
 def stamp(path: Path, repo_url: str | None = None, attempts: int = 5) -> bool:
@@ -201,7 +233,7 @@ def stamp(path: Path, repo_url: str | None = None, attempts: int = 5) -> bool:
         nb = nbformat.read(path, as_version=4)
         if not stamp_notebook(nb, path.name, repo_url):
             return False
-        if _write_if_unchanged_since(path, nb, stat_before):
+        if nbtools.write_atomically(path, nb, unchanged_since=stat_before):  # else: saved meanwhile, read again
             return True
     raise StampError(f"{path}: the file kept changing while it was being stamped; stamp again when it is saved.")
 
@@ -212,7 +244,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true",
                         help="change nothing; exit 1 when a notebook's badge or setup cell disagrees with the config")
     args = parser.parse_args(argv)
-    paths = args.notebooks or sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    try:
+        paths = args.notebooks or nbtools.chapter_paths(NOTEBOOKS)
+    except nbtools.NotebookError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     status = 0
     for path in paths:
         try:
@@ -223,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 status = status or (1 if found else 0)
             elif stamp(path):
                 print(f"stamped {path}")
-        except (StampError, ValueError) as error:
+        except (StampError, ValueError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             status = 2
     return status

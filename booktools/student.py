@@ -16,8 +16,10 @@ load) replaces each such block by a placeholder at the same indentation::
         raise NotImplementedError("练习：请完成这里的代码")
 
 and drops the answers of written exercises, which live in markdown between ``<!-- BEGIN SOLUTION -->``
-and ``<!-- END SOLUTION -->``. A code cell tagged ``solution`` (e.g. a demonstration that uses the
-solution) is left out. Every cell that held a solution, and every cell tagged ``exercise`` (the check
+and ``<!-- END SOLUTION -->``. A cell of any type tagged ``solution`` (e.g. a demonstration that uses
+the solution) is left out. Anything else that looks like a solution marker (another case or spacing,
+``<!--BEGIN SOLUTION-->``, a marker in a raw cell) is an error that names the notebook and cell: an
+answer is never published because its marker was spelled differently. Every cell that held a solution, and every cell tagged ``exercise`` (the check
 cells), loses its stored outputs and is tagged ``nbval-ignore-output``: the checks print "not done
 yet" instead of raising, so the student edition still runs from top to bottom without an error, and
 ``pytest --nbval`` over it (part of ``make test``) proves it.
@@ -27,26 +29,28 @@ The source notebooks are never written; the output directory may not be ``notebo
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import nbformat
 
-from booktools import extract
+from booktools import nb as nbtools
 
-ROOT = extract.ROOT
-NOTEBOOKS = extract.NOTEBOOK_DIR
-DEFAULT_OUT = ROOT / "_build" / "student"
+ROOT = nbtools.ROOT
+NOTEBOOKS = nbtools.NOTEBOOK_DIR
+DEFAULT_OUT = nbtools.BUILD_DIR / "student"
 
 BEGIN, END = "### BEGIN SOLUTION", "### END SOLUTION"
 MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
-SOLUTION_TAG, EXERCISE_TAG, IGNORE_TAG = "solution", "exercise", "nbval-ignore-output"
+SOLUTION_TAG, EXERCISE_TAG, IGNORE_TAG = nbtools.SOLUTION_TAG, nbtools.EXERCISE_TAG, nbtools.IGNORE_OUTPUT_TAG
 PLACEHOLDER = ('# 在这里写你的代码（练习）',
                'raise NotImplementedError("练习：请完成这里的代码")')
+# Anything a teacher may have meant as a solution marker: any case, any spacing, `#`-comment or HTML
+# comment. What the tool strips is only the exact forms above; every other match is an error, so that
+# no answer is published because its marker was spelled differently.
+LOOSE_MARKER = re.compile(r"(?:#+|<!--)\s*(?:BEGIN|END)\s*SOLUTION\b", re.IGNORECASE)
 
 
 class StudentEditionError(Exception):
@@ -54,8 +58,12 @@ class StudentEditionError(Exception):
 
 
 def _where(path, index, cell):
-    cell_id = cell.get("id")
-    return f"{path}, cell {index}" + (f" (id {cell_id})" if cell_id else "")
+    return nbtools.where(path, index, cell)
+
+
+def _loose_markers(text: str) -> list[tuple[int, str]]:
+    """(line number, line) of every marker-like line of ``text``."""
+    return [(number, line.strip()) for number, line in enumerate(text.split("\n"), 1) if LOOSE_MARKER.search(line)]
 
 
 def strip_code(source: str, where: str) -> tuple[str, int]:
@@ -73,9 +81,10 @@ def strip_code(source: str, where: str) -> tuple[str, int]:
             if not inside:
                 raise StudentEditionError(f"{where}, line {number}: `{END}` without a `{BEGIN}` before it")
             inside = False
-        elif BEGIN.lstrip("# ") in stripped or END.lstrip("# ") in stripped:
-            raise StudentEditionError(f"{where}, line {number}: a solution marker must be alone on its line, "
-                                      f"exactly `{BEGIN}` or `{END}`: {stripped!r}")
+        elif LOOSE_MARKER.search(stripped):
+            raise StudentEditionError(f"{where}, line {number}: this looks like a solution marker but is not exactly "
+                                      f"`{BEGIN}` or `{END}` alone on its line, so the answer would be published: "
+                                      f"{stripped!r}. Write the marker exactly.")
         elif not inside:
             out.append(line)
     if inside:
@@ -89,6 +98,12 @@ def strip_markdown(source: str, where: str) -> tuple[str, int]:
     stripped, blocks = pattern.subn("", source)
     if MD_BEGIN in stripped or MD_END in stripped:
         raise StudentEditionError(f"{where}: unbalanced `{MD_BEGIN}` / `{MD_END}` in markdown")
+    left = _loose_markers(stripped)
+    if left:
+        number, line = left[0]
+        raise StudentEditionError(f"{where}, line {number}: this looks like a solution marker but is not exactly "
+                                  f"`{MD_BEGIN}` … `{MD_END}` (markdown), so the answer would be published: {line!r}. "
+                                  "Write the markers exactly.")
     return stripped, blocks
 
 
@@ -98,8 +113,8 @@ def student_notebook(nb, path="notebook"):
     cells, removed = [], 0
     for index, cell in enumerate(nb.cells):
         where = _where(path, index, cell)
-        tags = list(cell.get("metadata", {}).get("tags", []))
-        if cell.cell_type == "code" and SOLUTION_TAG in tags:
+        tags = nbtools.tags(cell)
+        if SOLUTION_TAG in tags:  # a teachers' cell of any type: code, markdown or raw
             removed += 1
             continue
         if cell.cell_type == "code":
@@ -111,24 +126,19 @@ def student_notebook(nb, path="notebook"):
                 cell.metadata["tags"] = tags
         elif cell.cell_type == "markdown":
             cell.source, blocks = strip_markdown(cell.source, where)
-        else:
+        else:  # raw cells are published as they are: a marker in one would publish its answer
+            found = _loose_markers(cell.source)
+            if found:
+                number, line = found[0]
+                raise StudentEditionError(f"{where}, line {number}: a {cell.cell_type} cell with a solution marker "
+                                          f"({line!r}); the student edition strips solutions only from code and "
+                                          "markdown cells. Move the answer into one, or tag the cell `solution`.")
             blocks = 0
         removed += blocks
         cells.append(cell)
     nb.cells = cells
     nb.metadata["book_edition"] = "student"
     return nb, removed
-
-
-def _atomic_write(nb, target: Path):
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            nbformat.write(nb, f)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def make_edition(paths, out_dir: Path = DEFAULT_OUT) -> dict:
@@ -144,17 +154,17 @@ def make_edition(paths, out_dir: Path = DEFAULT_OUT) -> dict:
     for path in paths:
         path = Path(path)
         try:
-            nb = nbformat.read(path, as_version=4)
-        except Exception as error:
-            raise StudentEditionError(f"{path}: not a readable notebook ({error})") from error
-        editions[path.name] = student_notebook(nb, path)
+            nb = nbtools.read(path)
+        except nbtools.NotebookError as error:
+            raise StudentEditionError(str(error)) from None
+        editions[path.name] = (*student_notebook(nb, nbtools.rel(path)), path.stat().st_mode & 0o777)
     notebooks_out.mkdir(parents=True, exist_ok=True)
-    images = ROOT / "images"
+    images = nbtools.IMAGES_DIR
     if images.is_dir():
         shutil.copytree(images, out_dir / "images", dirs_exist_ok=True)
     counts = {}
-    for name, (nb, removed) in editions.items():
-        _atomic_write(nb, notebooks_out / name)
+    for name, (nb, removed, mode) in editions.items():
+        nbtools.write_atomically(notebooks_out / name, nb, mode=mode)  # the source notebook's mode
         counts[name] = removed
     return counts
 
@@ -164,7 +174,11 @@ def main(argv=None) -> int:
     parser.add_argument("notebooks", nargs="*", type=Path, help="default: every chapter in notebooks/")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="default: _build/student")
     args = parser.parse_args(argv)
-    paths = args.notebooks or extract.notebook_paths(NOTEBOOKS)
+    try:
+        paths = args.notebooks or nbtools.chapter_paths(NOTEBOOKS)
+    except nbtools.NotebookError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     try:
         counts = make_edition(paths, args.out)
     except StudentEditionError as error:

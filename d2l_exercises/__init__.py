@@ -3,7 +3,7 @@
 Hand-written (unlike the generated ``d2l_local``), installed with it. A chapter's exercise cells use
 them like this::
 
-    from d2l_exercises import ch05 as checks
+    from d2l_exercises import ch06 as checks
 
     def masked_mean(X, valid_len):
         ### BEGIN SOLUTION

@@ -1,179 +1,94 @@
-"""Checks for the exercises of chapter 3 (编码器).
+"""Checks for the exercises of chapter 3 (小批量、有效长度与留出集).
 
-* :func:`packed_encode` — 练习 3.2: run ``d2l.Seq2SeqEncoder``'s layers on a packed batch, so that the
-  final state of every layer is the state after the last *valid* token;
-* :func:`reverse_valid` — 练习 3.5: reverse only the valid part of every source sequence.
+* :func:`batch_padding_ratio` — 练习 3.1: the padding ratio when every batch is padded to its own
+  longest sentence (the measure that length bucketing improves).
 
-Expected answers come from references written here: the packed encoder is compared with encoding
-every sentence alone, without padding (what packing must be equivalent to); the reversal with a
-plain Python loop. Typical mistakes are recognised by running them on the failing case.
+The expected answers come from a small reference written here (padded batches built token by
+token), never from the student's function; typical mistakes are recognised by running them on the
+failing case.
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
-
-from .core import Case, check_function, compare
+from .core import Case, check_function
 
 
 # ---------------------------------------------------------------------------------------------------
-# 练习 3.2 用 packing 跳过填充的编码器
+# 练习 3.1 每批填充到本批最长句子时的填充比例
 # ---------------------------------------------------------------------------------------------------
 
-PACKED_TITLE = '练习 3.2 用 packing 跳过填充的编码器'
-VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS = 10, 4, 6, 2
+PADDING_TITLE = '练习 3.1 按批填充的填充比例'
 
 
-def _small_encoder():
-    import d2l_local as d2l  # the book's encoder (chapter 3); imported here so `core` stays light
-
-    with torch.random.fork_rng(devices=[]):  # leave the notebook's random state alone
-        torch.manual_seed(3)
-        return d2l.Seq2SeqEncoder(VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS).eval()
-
-
-@torch.no_grad()
-def _packed_reference(encoder, X, valid_lens):
-    """Encode sentence i alone, only its first valid_lens[i] tokens; zeros at the padded steps."""
-    num_steps, batch_size = X.shape[1], X.shape[0]
-    output = torch.zeros(num_steps, batch_size, NUM_HIDDENS)
-    states = []
-    for i, n in enumerate(valid_lens.tolist()):
-        out_i, state_i = encoder(X[i:i + 1, :n])          # (n, 1, H), (L, 1, H)
-        output[:n, i] = out_i[:, 0]
-        states.append(state_i)
-    return output, torch.cat(states, dim=1)
-
-
-def _batch(lens, num_steps, gen):
-    X = torch.zeros(len(lens), num_steps, dtype=torch.long)   # <pad> = 0
-    for i, n in enumerate(lens):
-        X[i, :n - 1] = torch.randint(4, VOCAB_SIZE, (n - 1,), generator=gen)
-        X[i, n - 1] = 2                                       # <eos>
-    return X
-
-
-def _packed_cases():
-    encoder = _small_encoder()
-    gen = torch.Generator().manual_seed(30)
-    cases = []
-    # lengths deliberately unsorted, and shorter than num_steps, so that enforce_sorted and
-    # total_length matter; batch_size != num_steps, so that a wrong transpose cannot hide.
-    for lens, num_steps in (([2, 5, 3], 7), ([4, 4], 4), ([1, 6, 6, 2], 6)):
-        X = _batch(lens, num_steps, gen)
-        valid_lens = torch.tensor(lens)
-        cases.append(Case((encoder, X, valid_lens), _packed_reference(encoder, X, valid_lens),
-                          f'X 形状 {tuple(X.shape)}，valid_lens={lens}'))
-    return cases
-
-
-def _diagnose_packed(got, case):
-    encoder, X, valid_lens = case.args
-    if not (isinstance(got, (tuple, list)) and len(got) == 2
-            and all(isinstance(t, torch.Tensor) for t in got)):
-        return '返回 `(output, state)` 两个张量，和 Seq2SeqEncoder 一样。'
-    output, state = got
-    num_steps, batch_size = X.shape[1], X.shape[0]
-    longest = int(valid_lens.max())
-    if tuple(output.shape) == (batch_size, num_steps, NUM_HIDDENS):
-        return 'output 应当是时间步优先的 (num_steps, batch_size, num_hiddens)，和 Seq2SeqEncoder 一样。'
-    if output.dim() == 3 and output.shape[0] == longest != num_steps:
-        return ('pad_packed_sequence 只还原到本批最长的有效长度；'
-                '要还原成 num_steps 步，传入 `total_length=X.shape[1]`。')
-    with torch.no_grad():
-        plain_output, plain_state = encoder(X)
-        if compare(state, plain_state) is None:
-            return ('state 与直接调用 encoder(X) 相同：<pad> 仍被读了进去。'
-                    '要把嵌入用 pack_padded_sequence 打包后再交给 encoder.rnn。')
-        wrong_layout = encoder.embedding(X)  # (batch_size, num_steps, E) packed as if time-major
-        if max(valid_lens.tolist()) <= batch_size:
-            packed = nn.utils.rnn.pack_padded_sequence(wrong_layout, valid_lens.tolist(), enforce_sorted=False)
-            _, state_wrong = encoder.rnn(packed)
-            if compare(state, state_wrong) is None:
-                return ('嵌入是批量优先的 (batch_size, num_steps, embed_size)，却被当成时间步优先打包了：'
-                        '用 `encoder.embedding(X.t())`，或者打包时写 `batch_first=True`。')
-    if compare(state, case.expected[1]) is None:
-        return ('state 对了，output 不对：用 `nn.utils.rnn.pad_packed_sequence(packed_output, '
-                'total_length=X.shape[1])` 把打包的输出还原成矩形（填充位置为 0）。')
-    return None
-
-
-def packed_encode(func) -> bool:
-    """练习 3.2: check ``func(encoder, X, valid_lens) -> (output, state)``.
-
-    encoder: a ``d2l.Seq2SeqEncoder`` (use its ``embedding`` and ``rnn``); X: (batch_size, num_steps)
-    token ids, padded with 0 after each sentence's valid_lens tokens (not sorted by length).
-    The answer: output (num_steps, batch_size, num_hiddens), 0 at padded steps; state
-    (num_layers, batch_size, num_hiddens), each layer's state after the sentence's last valid token —
-    the same as encoding each sentence alone without padding. Prints ✓/✗/⏳; True when all pass."""
-    return check_function(
-        PACKED_TITLE, func, _packed_cases(),
-        hint=('嵌入 `encoder.embedding(X.t())`（时间步优先），'
-              '`nn.utils.rnn.pack_padded_sequence(embs, valid_lens.tolist(), enforce_sorted=False)` 打包，'
-              '交给 `encoder.rnn`，再用 `pad_packed_sequence(..., total_length=X.shape[1])` 还原 output。'),
-        diagnose=_diagnose_packed)
-
-
-# ---------------------------------------------------------------------------------------------------
-# 练习 3.5 只翻转有效部分
-# ---------------------------------------------------------------------------------------------------
-
-REVERSE_TITLE = '练习 3.5 只翻转每句的有效部分'
-
-
-def _reverse_reference(X, valid_lens):
+def _padding_reference(lengths, batch_size):
+    """Build the padded batches token by token and count the <pad> entries."""
     rows = []
-    for row, n in zip(X.tolist(), valid_lens.tolist()):
-        rows.append(row[:n][::-1] + row[n:])
-    return torch.tensor(rows, dtype=X.dtype)
+    for start in range(0, len(lengths), batch_size):
+        batch = [['w'] * n + ['<eos>'] for n in lengths[start:start + batch_size]]
+        width = max(len(row) for row in batch)
+        rows.extend(row + ['<pad>'] * (width - len(row)) for row in batch)
+    tokens = [token for row in rows for token in row]
+    return tokens.count('<pad>') / len(tokens)
 
 
-def _reverse_cases():
-    inputs = (
-        ([[5, 6, 7, 2, 0, 0], [4, 8, 9, 6, 5, 2], [2, 0, 0, 0, 0, 0]], [4, 6, 1]),
-        ([[7, 2, 0], [9, 8, 2]], [2, 3]),
-        ([[4, 5, 6, 7, 8, 2, 0, 0]], [6]),
-    )
-    cases = []
-    for rows, lens in inputs:
-        X, valid_lens = torch.tensor(rows), torch.tensor(lens)
-        cases.append(Case((X, valid_lens), _reverse_reference(X, valid_lens),
-                          f'X={rows}，valid_lens={lens}'))
-    return cases
+_PADDING_INPUTS = (
+    ([3, 7, 2, 5, 4, 6, 1], 3),
+    ([1, 1, 2, 3, 3, 4, 6, 9], 4),   # sorted by length: what bucketing produces
+    ([2, 8, 5], 16),                 # fewer sentences than batch_size: a single batch
+    ([4, 4, 4, 4], 2),               # no padding at all
+)
 
 
-def _reverse_mistakes(X, valid_lens):
-    def partial(shift):
-        rows = []
-        for row, n in zip(X.tolist(), valid_lens.tolist()):
-            k = max(0, min(len(row), n + shift))
-            rows.append(row[:k][::-1] + row[k:])
-        return torch.tensor(rows, dtype=X.dtype)
-
-    yield X.flip(1), ('X.flip(1) 把整行都翻转了，<pad> 跑到了句首，编码器要先读一串填充。'
-                      '只翻转每行的前 valid_lens[i] 个位置，填充留在末尾。')
-    yield partial(-1), ('差一：少翻了一个位置。有效部分是前 valid_lens[i] 个位置（包括 <eos>），'
-                        '即下标 0 到 valid_lens[i]-1。')
-    yield partial(+1), '差一：多翻了一个位置，把一个 <pad> 翻进了句子。有效部分是下标 0 到 valid_lens[i]-1。'
-    yield X, '结果和输入一样：什么都没有翻转。'
+def _padding_cases():
+    return [Case((list(lengths), batch_size), _padding_reference(lengths, batch_size),
+                 f'lengths={lengths}，batch_size={batch_size}') for lengths, batch_size in _PADDING_INPUTS]
 
 
-def _diagnose_reverse(got, case):
-    if not isinstance(got, torch.Tensor):
-        return '返回一个新的 LongTensor，形状与 X 相同。'
-    for wrong, hint in _reverse_mistakes(*case.args):
-        if compare(got, wrong) is None:
+def _padding_mistakes(lengths, batch_size):
+    batches = [lengths[s:s + batch_size] for s in range(0, len(lengths), batch_size)]
+
+    def pooled(batches, extra=1, width=None):
+        pads = positions = 0
+        for batch in batches:
+            sizes = [n + extra for n in batch]
+            w = width if width is not None else max(sizes)
+            positions += w * len(sizes)
+            pads += sum(w - n for n in sizes)
+        return pads / positions if positions else 0.0
+
+    right = pooled(batches)
+    yield pooled(batches, extra=0), ('每个句子末尾还有一个 <eos>：第 i 句占 n_i + 1 个位置（有效长度 ℓ_i = n_i + 1），'
+                                     '每批的宽度也是本批最大的 n_i + 1。')
+    yield pooled(batches, width=max(lengths) + 1), ('你把所有批量都填充到了全体最长的句子。'
+                                                   '这里每个批量只填充到本批最长的句子（再加 <eos>）。')
+    per_batch = [pooled([batch]) for batch in batches]
+    yield sum(per_batch) / len(per_batch), ('不要对各批的填充比例求平均：各批的位置数不同。'
+                                            'ρ = 全部填充位置数 / 全部位置数。')
+    full = [batch for batch in batches if len(batch) == batch_size]
+    if len(full) != len(batches):
+        yield pooled(full), '最后一个不满 batch_size 的批量也要算进去。'
+    yield 1 - right, '你算的是有效位置所占的比例 1 - ρ；题目要的是填充位置所占的比例 ρ。'
+
+
+def _diagnose_padding(got, case):
+    try:
+        value = float(got)
+    except Exception:  # None, a list, a tensor of several numbers ...
+        return '返回一个数（float），例如 `pads / positions`。'
+    for wrong, hint in _padding_mistakes(*case.args):
+        if abs(value - wrong) <= 1e-6 and abs(wrong - case.expected) > 1e-6:
             return hint
     return None
 
 
-def reverse_valid(func) -> bool:
-    """练习 3.5: check ``func(X, valid_lens) -> LongTensor`` of X's shape (batch_size, num_steps).
+def batch_padding_ratio(func) -> bool:
+    """练习 3.1: check ``func(lengths, batch_size) -> float``.
 
-    Row i: its first valid_lens[i] entries in reverse order, the rest (padding) unchanged; X itself
-    must not be modified. Prints ✓/✗/⏳ and returns True when every case passes."""
+    lengths: a list of sentence lengths n_i in tokens (without <eos>), in batch order; batches are
+    consecutive groups of batch_size (the last may be smaller); each batch is padded to its own
+    longest sentence plus <eos>. The answer is ρ = padding positions / all positions.
+    Prints ✓/✗/⏳ and returns True when every case passes."""
     return check_function(
-        REVERSE_TITLE, func, _reverse_cases(),
-        hint=('先 `Y = X.clone()`，再对每一行 i 令 `Y[i, :n] = X[i, :n].flip(0)`（n = valid_lens[i]）；'
-              '也可以用索引一次完成：位置 t < n 时取 n-1-t，否则取 t，再用 `X.gather(1, index)`。'),
-        diagnose=_diagnose_reverse)
+        PADDING_TITLE, func, _padding_cases(),
+        hint=('按顺序每 batch_size 个句子组成一批（最后一批可以不满）；第 i 句占 n_i + 1 个位置（含 <eos>），'
+              '一批的宽度是本批最大的 n_i + 1。把所有批量的填充位置数和总位置数分别加起来再相除。'),
+        diagnose=_diagnose_padding)

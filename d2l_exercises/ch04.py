@@ -1,188 +1,179 @@
-"""Checks for the exercises of chapter 4 (解码器).
+"""Checks for the exercises of chapter 4 (编码器).
 
-* :func:`output_state_decoder` — 练习 4.3: a decoder in the style of d2l 1.0, whose state carries the
-  encoder's whole output ``(enc_output, hidden)`` and takes the context from ``enc_output[-1]`` at
-  every call; with ``reorder_state``.
+* :func:`packed_encode` — 练习 4.2: run ``d2l.Seq2SeqEncoder``'s layers on a packed batch, so that the
+  final state of every layer is the state after the last *valid* token;
+* :func:`reverse_valid` — 练习 4.5: reverse only the valid part of every source sequence.
 
-The student's class is given the weights of the book's ``d2l.Seq2SeqDecoder`` (same submodules), so
-it must compute exactly the same function; the expected answers come from that decoder called once
-on the whole sequence (it is tested in the book's own tests), and from indexing the encoder's
-outputs directly. The chapter's bug (taking the context from the decoder's own state) is recognised
-by running it on the same weights.
+Expected answers come from references written here: the packed encoder is compared with encoding
+every sentence alone, without padding (what packing must be equivalent to); the reversal with a
+plain Python loop. Typical mistakes are recognised by running them on the failing case.
 """
 from __future__ import annotations
 
 import torch
+from torch import nn
 
-from .core import FAIL, Case, check_function, compare, report
-
-
-TITLE = '练习 4.3 把编码器的全部输出放进状态的解码器'
-VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS = 10, 6, 8, 2
-BATCH_SIZE, SRC_STEPS, TGT_STEPS = 4, 5, 7   # all different, so that a wrong axis cannot hide
-FIRST_CHUNK = 3
-INDEX = (2, 0, 0)
+from .core import Case, check_function, compare
 
 
-class _Setting:
-    """The fixed models and inputs every case uses (seeded; the caller's random state is untouched)."""
+# ---------------------------------------------------------------------------------------------------
+# 练习 4.2 用 packing 跳过填充的编码器
+# ---------------------------------------------------------------------------------------------------
 
-    def __init__(self):
-        import d2l_local as d2l  # the book's encoder and decoder (chapters 3 and 4)
-
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(4)
-            self.encoder = d2l.Seq2SeqEncoder(VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS).eval()
-            self.reference = d2l.Seq2SeqDecoder(VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS).eval()
-            self.X = torch.randint(4, VOCAB_SIZE, (BATCH_SIZE, SRC_STEPS))
-            bos = torch.ones(BATCH_SIZE, 1, dtype=torch.long)
-            self.dec_X = torch.cat([bos, torch.randint(4, VOCAB_SIZE, (BATCH_SIZE, TGT_STEPS - 1))], dim=1)
-        self.index = torch.tensor(INDEX)
-        with torch.no_grad():
-            self.enc_outputs = self.encoder(self.X)
-            self.logits, _ = self.reference(self.dec_X, self.reference.init_state(self.enc_outputs))
-            state = self.reference.init_state(self.enc_outputs)
-            for t in range(TGT_STEPS):
-                _, state = self.reference(self.dec_X[:, t:t + 1], state)
-            self.final_hidden = state[0]
-
-    def drifting_logits(self):
-        """Step by step, the context taken from the decoder's own state (the bug of section 4.2)."""
-        ref, steps = self.reference, []
-        hidden = self.enc_outputs[1]
-        with torch.no_grad():
-            for t in range(TGT_STEPS):
-                embs = ref.embedding(self.dec_X[:, t:t + 1].t())                 # (1, batch, E)
-                context = hidden[-1].unsqueeze(0)                                # (1, batch, H)
-                output, hidden = ref.rnn(torch.cat([embs, context], dim=-1), hidden)
-                steps.append(ref.dense(output).transpose(0, 1))
-        return torch.cat(steps, dim=1)
-
-    def logits_with_context(self, context):
-        """All at once, with a given (batch, H) context instead of c."""
-        ref = self.reference
-        with torch.no_grad():
-            embs = ref.embedding(self.dec_X.t())
-            steps = context.unsqueeze(0).expand(embs.shape[0], -1, -1)
-            output, _ = ref.rnn(torch.cat([embs, steps], dim=-1), self.enc_outputs[1])
-            return ref.dense(output).transpose(0, 1)
+PACKED_TITLE = '练习 4.2 用 packing 跳过填充的编码器'
+VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS = 10, 4, 6, 2
 
 
-def _build(cls, setting):
-    with torch.random.fork_rng(devices=[]):  # initialising the layers must not move the caller's random state
-        decoder = cls(VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS)
-    try:
-        decoder.load_state_dict(setting.reference.state_dict())
-    except (RuntimeError, AttributeError) as error:
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError('无法把 d2l.Seq2SeqDecoder 的参数装进你的解码器（' + first_line + '）。'
-                         '__init__ 请保持原样：子模块叫 embedding、rnn、dense，'
-                         'GRU 的输入维数是 embed_size + num_hiddens。') from None
-    return decoder.eval()
+def _small_encoder():
+    import d2l_local as d2l  # the book's encoder (chapter 4); imported here so `core` stays light
+
+    with torch.random.fork_rng(devices=[]):  # leave the notebook's random state alone
+        torch.manual_seed(3)
+        return d2l.Seq2SeqEncoder(VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS).eval()
 
 
-def _runner(cls, setting):
-    """The function check_function calls: one case = one way of using the student's class."""
-
-    @torch.no_grad()
-    def run(kind):
-        decoder = _build(cls, setting)
-        enc_outputs, dec_X = setting.enc_outputs, setting.dec_X
-        if kind == 'init_state':
-            return decoder.init_state(enc_outputs)
-        if kind == 'all_at_once':
-            logits, _ = decoder(dec_X, decoder.init_state(enc_outputs))
-            return logits
-        if kind in ('step_by_step', 'state_after'):
-            state, steps = decoder.init_state(enc_outputs), []
-            for t in range(TGT_STEPS):
-                logits, state = decoder(dec_X[:, t:t + 1], state)
-                steps.append(logits)
-            return torch.cat(steps, dim=1) if kind == 'step_by_step' else state
-        if kind == 'reorder_state':
-            return decoder.reorder_state(decoder.init_state(enc_outputs), setting.index)
-        if kind == 'reorder_continue':
-            _, state = decoder(dec_X[:, :FIRST_CHUNK], decoder.init_state(enc_outputs))
-            picked = decoder.reorder_state(state, setting.index)
-            logits, _ = decoder(dec_X[setting.index, FIRST_CHUNK:], picked)
-            return logits
-        raise AssertionError(kind)
-
-    return run
+@torch.no_grad()
+def _packed_reference(encoder, X, valid_lens):
+    """Encode sentence i alone, only its first valid_lens[i] tokens; zeros at the padded steps."""
+    num_steps, batch_size = X.shape[1], X.shape[0]
+    output = torch.zeros(num_steps, batch_size, NUM_HIDDENS)
+    states = []
+    for i, n in enumerate(valid_lens.tolist()):
+        out_i, state_i = encoder(X[i:i + 1, :n])          # (n, 1, H), (L, 1, H)
+        output[:n, i] = out_i[:, 0]
+        states.append(state_i)
+    return output, torch.cat(states, dim=1)
 
 
-def _cases(setting):
-    enc_output, enc_state = setting.enc_outputs
-    index = setting.index
-    sizes = f'{BATCH_SIZE} 个句子，源序列 {SRC_STEPS} 步，解码器输入 {TGT_STEPS} 步'
-    return [
-        Case(('init_state',), (enc_output, enc_state), f'init_state(编码器的 (output, state))，{sizes}'),
-        Case(('all_at_once',), setting.logits, '整段解码器输入一次送入，比较 logits'),
-        Case(('step_by_step',), setting.logits, '每次送入 1 个词元、把状态接力传下去，比较 logits'),
-        Case(('state_after',), (enc_output, setting.final_hidden), f'逐步调用 {TGT_STEPS} 次之后的状态'),
-        Case(('reorder_state',), (enc_output[:, index], enc_state[:, index]),
-             f'reorder_state(初始状态, index={list(INDEX)})'),
-        Case(('reorder_continue',), setting.logits[index, FIRST_CHUNK:],
-             f'整批先解码 {FIRST_CHUNK} 步，reorder_state(index={list(INDEX)}) 后再解码 '
-             f'{TGT_STEPS - FIRST_CHUNK} 步'),
-    ]
+def _batch(lens, num_steps, gen):
+    X = torch.zeros(len(lens), num_steps, dtype=torch.long)   # <pad> = 0
+    for i, n in enumerate(lens):
+        X[i, :n - 1] = torch.randint(4, VOCAB_SIZE, (n - 1,), generator=gen)
+        X[i, n - 1] = 2                                       # <eos>
+    return X
 
 
-def _diagnose(setting):
-    enc_output, enc_state = setting.enc_outputs
-
-    def diagnose(got, case):
-        kind = case.args[0]
-        pair = isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got)
-        if kind in ('init_state', 'state_after', 'reorder_state') and not pair:
-            return '状态是两个张量组成的元组 `(enc_output, hidden)`。'
-        if kind == 'init_state':
-            if compare(got[0], enc_state) is None or tuple(got[0].shape) == tuple(enc_state.shape):
-                return ('状态的第一项应当是编码器的 output（形状 (num_steps, batch_size, num_hiddens)），'
-                        '第二项才是编码器的 state：返回 `(enc_output, enc_state)`。')
-        if kind == 'all_at_once' and isinstance(got, torch.Tensor):
-            if compare(got, setting.logits_with_context(enc_output[0])) is None:
-                return '上下文是编码器**最后**一步的输出 enc_output[-1]，不是第一步 enc_output[0]。'
-            if tuple(got.shape) == (TGT_STEPS, BATCH_SIZE, VOCAB_SIZE):
-                return 'logits 要转成批量优先的 (batch_size, num_steps, vocab_size)：`.transpose(0, 1)`。'
-        if kind == 'step_by_step' and isinstance(got, torch.Tensor):
-            if compare(got, setting.drifting_logits()) is None:
-                return ('第 1 步对了、之后不对：这正是 4.2 节的上下文漂移。上下文要每次都取状态里的 '
-                        'enc_output[-1]，不要用 hidden[-1]；新状态里的 enc_output 要原样放回，'
-                        '不要换成解码器自己的 output。')
-        if kind == 'state_after' and pair:
-            if compare(got[0], enc_output) is not None:
-                return '状态里的 enc_output 要原样传下去：forward 返回 `(enc_output, hidden)`，只有 hidden 更新。'
-        if kind == 'reorder_state' and pair:
-            if tuple(got[0].shape) == (len(INDEX), SRC_STEPS, NUM_HIDDENS) or \
-                    tuple(got[0].shape) == (len(INDEX), BATCH_SIZE, NUM_HIDDENS):
-                return ('enc_output 是时间步优先的 (num_steps, batch_size, num_hiddens)，批量在第 1 维：'
-                        '`enc_output.index_select(1, index)`。')
-            if compare(got[0], enc_output) is None:
-                return 'enc_output 也要按 index 挑选，不能只挑 hidden。'
-            if compare(got[1], enc_state) is None:
-                return 'hidden 也要按 index 挑选（批量在第 1 维）：`hidden.index_select(1, index)`。'
-        return None
-
-    return diagnose
+def _packed_cases():
+    encoder = _small_encoder()
+    gen = torch.Generator().manual_seed(30)
+    cases = []
+    # lengths deliberately unsorted, and shorter than num_steps, so that enforce_sorted and
+    # total_length matter; batch_size != num_steps, so that a wrong transpose cannot hide.
+    for lens, num_steps in (([2, 5, 3], 7), ([4, 4], 4), ([1, 6, 6, 2], 6)):
+        X = _batch(lens, num_steps, gen)
+        valid_lens = torch.tensor(lens)
+        cases.append(Case((encoder, X, valid_lens), _packed_reference(encoder, X, valid_lens),
+                          f'X 形状 {tuple(X.shape)}，valid_lens={lens}'))
+    return cases
 
 
-def output_state_decoder(cls) -> bool:
-    """练习 4.3: check a decoder class ``cls(vocab_size, embed_size, num_hiddens, num_layers)``.
+def _diagnose_packed(got, case):
+    encoder, X, valid_lens = case.args
+    if not (isinstance(got, (tuple, list)) and len(got) == 2
+            and all(isinstance(t, torch.Tensor) for t in got)):
+        return '返回 `(output, state)` 两个张量，和 Seq2SeqEncoder 一样。'
+    output, state = got
+    num_steps, batch_size = X.shape[1], X.shape[0]
+    longest = int(valid_lens.max())
+    if tuple(output.shape) == (batch_size, num_steps, NUM_HIDDENS):
+        return 'output 应当是时间步优先的 (num_steps, batch_size, num_hiddens)，和 Seq2SeqEncoder 一样。'
+    if output.dim() == 3 and output.shape[0] == longest != num_steps:
+        return ('pad_packed_sequence 只还原到本批最长的有效长度；'
+                '要还原成 num_steps 步，传入 `total_length=X.shape[1]`。')
+    with torch.no_grad():
+        plain_output, plain_state = encoder(X)
+        if compare(state, plain_state) is None:
+            return ('state 与直接调用 encoder(X) 相同：<pad> 仍被读了进去。'
+                    '要把嵌入用 pack_padded_sequence 打包后再交给 encoder.rnn。')
+        wrong_layout = encoder.embedding(X)  # (batch_size, num_steps, E) packed as if time-major
+        if max(valid_lens.tolist()) <= batch_size:
+            packed = nn.utils.rnn.pack_padded_sequence(wrong_layout, valid_lens.tolist(), enforce_sorted=False)
+            _, state_wrong = encoder.rnn(packed)
+            if compare(state, state_wrong) is None:
+                return ('嵌入是批量优先的 (batch_size, num_steps, embed_size)，却被当成时间步优先打包了：'
+                        '用 `encoder.embedding(X.t())`，或者打包时写 `batch_first=True`。')
+    if compare(state, case.expected[1]) is None:
+        return ('state 对了，output 不对：用 `nn.utils.rnn.pad_packed_sequence(packed_output, '
+                'total_length=X.shape[1])` 把打包的输出还原成矩形（填充位置为 0）。')
+    return None
 
-    Its submodules are those of ``d2l.Seq2SeqDecoder`` (embedding, rnn, dense); its state is
-    ``(enc_output, hidden)``: enc_output (num_steps, batch_size, num_hiddens) passed on unchanged,
-    hidden (num_layers, batch_size, num_hiddens) updated by every call; the context of every call is
-    ``enc_output[-1]``; ``reorder_state(state, index)`` picks sentences along the batch axis (1) of
-    both. Checked: init_state, one call, step by step, the state afterwards, reorder_state, and
-    decoding on after a reorder. Prints ✓/✗/⏳ and returns True when every case passes."""
-    if not isinstance(cls, type):
-        report(TITLE, FAIL, [f'要检查的是解码器的类本身（不加括号），却得到了 {type(cls).__name__}。'])
-        return False
-    setting = _Setting()
+
+def packed_encode(func) -> bool:
+    """练习 4.2: check ``func(encoder, X, valid_lens) -> (output, state)``.
+
+    encoder: a ``d2l.Seq2SeqEncoder`` (use its ``embedding`` and ``rnn``); X: (batch_size, num_steps)
+    token ids, padded with 0 after each sentence's valid_lens tokens (not sorted by length).
+    The answer: output (num_steps, batch_size, num_hiddens), 0 at padded steps; state
+    (num_layers, batch_size, num_hiddens), each layer's state after the sentence's last valid token —
+    the same as encoding each sentence alone without padding. Prints ✓/✗/⏳; True when all pass."""
     return check_function(
-        TITLE, _runner(cls, setting), _cases(setting),
-        hint=('状态是 (enc_output, hidden)：enc_output 形状 (num_steps, batch_size, num_hiddens)，原样传下去；'
-              'hidden 形状 (num_layers, batch_size, num_hiddens)，每次调用后更新。每次调用都用 '
-              'enc_output[-1] 作上下文，拼在嵌入后面；两者的批量都在第 1 维。'),
-        diagnose=_diagnose(setting))
+        PACKED_TITLE, func, _packed_cases(),
+        hint=('嵌入 `encoder.embedding(X.t())`（时间步优先），'
+              '`nn.utils.rnn.pack_padded_sequence(embs, valid_lens.tolist(), enforce_sorted=False)` 打包，'
+              '交给 `encoder.rnn`，再用 `pad_packed_sequence(..., total_length=X.shape[1])` 还原 output。'),
+        diagnose=_diagnose_packed)
+
+
+# ---------------------------------------------------------------------------------------------------
+# 练习 4.5 只翻转有效部分
+# ---------------------------------------------------------------------------------------------------
+
+REVERSE_TITLE = '练习 4.5 只翻转每句的有效部分'
+
+
+def _reverse_reference(X, valid_lens):
+    rows = []
+    for row, n in zip(X.tolist(), valid_lens.tolist()):
+        rows.append(row[:n][::-1] + row[n:])
+    return torch.tensor(rows, dtype=X.dtype)
+
+
+def _reverse_cases():
+    inputs = (
+        ([[5, 6, 7, 2, 0, 0], [4, 8, 9, 6, 5, 2], [2, 0, 0, 0, 0, 0]], [4, 6, 1]),
+        ([[7, 2, 0], [9, 8, 2]], [2, 3]),
+        ([[4, 5, 6, 7, 8, 2, 0, 0]], [6]),
+    )
+    cases = []
+    for rows, lens in inputs:
+        X, valid_lens = torch.tensor(rows), torch.tensor(lens)
+        cases.append(Case((X, valid_lens), _reverse_reference(X, valid_lens),
+                          f'X={rows}，valid_lens={lens}'))
+    return cases
+
+
+def _reverse_mistakes(X, valid_lens):
+    def partial(shift):
+        rows = []
+        for row, n in zip(X.tolist(), valid_lens.tolist()):
+            k = max(0, min(len(row), n + shift))
+            rows.append(row[:k][::-1] + row[k:])
+        return torch.tensor(rows, dtype=X.dtype)
+
+    yield X.flip(1), ('X.flip(1) 把整行都翻转了，<pad> 跑到了句首，编码器要先读一串填充。'
+                      '只翻转每行的前 valid_lens[i] 个位置，填充留在末尾。')
+    yield partial(-1), ('差一：少翻了一个位置。有效部分是前 valid_lens[i] 个位置（包括 <eos>），'
+                        '即下标 0 到 valid_lens[i]-1。')
+    yield partial(+1), '差一：多翻了一个位置，把一个 <pad> 翻进了句子。有效部分是下标 0 到 valid_lens[i]-1。'
+    yield X, '结果和输入一样：什么都没有翻转。'
+
+
+def _diagnose_reverse(got, case):
+    if not isinstance(got, torch.Tensor):
+        return '返回一个新的 LongTensor，形状与 X 相同。'
+    for wrong, hint in _reverse_mistakes(*case.args):
+        if compare(got, wrong) is None:
+            return hint
+    return None
+
+
+def reverse_valid(func) -> bool:
+    """练习 4.5: check ``func(X, valid_lens) -> LongTensor`` of X's shape (batch_size, num_steps).
+
+    Row i: its first valid_lens[i] entries in reverse order, the rest (padding) unchanged; X itself
+    must not be modified. Prints ✓/✗/⏳ and returns True when every case passes."""
+    return check_function(
+        REVERSE_TITLE, func, _reverse_cases(),
+        hint=('先 `Y = X.clone()`，再对每一行 i 令 `Y[i, :n] = X[i, :n].flip(0)`（n = valid_lens[i]）；'
+              '也可以用索引一次完成：位置 t < n 时取 n-1-t，否则取 t，再用 `X.gather(1, index)`。'),
+        diagnose=_diagnose_reverse)

@@ -1,207 +1,188 @@
-"""Checks for the exercises of chapter 5 (遮蔽与损失).
+"""Checks for the exercises of chapter 5 (解码器).
 
-Expected answers come from small reference implementations in this module written with explicit
-Python loops over the valid positions, on seeded CPU tensors; they never call the student's code.
-The typical mistakes of the chapter (averaging over padding, dividing by ``num_steps``, masking the
-wrong axis, filling with 0 instead of a very negative score, ``repeat`` instead of
-``repeat_interleave``, writing into the input) are recognised from the wrong result and named in
-the hint.
+* :func:`output_state_decoder` — 练习 5.3: a decoder in the style of d2l 1.0, whose state carries the
+  encoder's whole output ``(enc_output, hidden)`` and takes the context from ``enc_output[-1]`` at
+  every call; with ``reorder_state``.
+
+The student's class is given the weights of the book's ``d2l.Seq2SeqDecoder`` (same submodules), so
+it must compute exactly the same function; the expected answers come from that decoder called once
+on the whole sequence (it is tested in the book's own tests), and from indexing the encoder's
+outputs directly. The chapter's bug (taking the context from the decoder's own state) is recognised
+by running it on the same weights.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 
-from d2l_exercises.core import Case, check_function
-from d2l_exercises.core import matches as _matches
-
-__all__ = ['smoothed_masked_ce', 'masked_softmax']
+from .core import FAIL, Case, check_function, compare, report
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 5.2（b）：带标签平滑的遮蔽损失
-# ----------------------------------------------------------------------------------------------
-
-def _reference_smoothed_ce(pred, label, valid_len, epsilon):
-    """Loop over the valid tokens: (1-eps)(-log p_y) + eps * mean_k(-log p_k), averaged."""
-    batch_size, num_steps, vocab_size = pred.shape
-    total, count = 0.0, 0
-    for i in range(batch_size):
-        for t in range(min(int(valid_len[i]), num_steps)):
-            logits = [float(v) for v in pred[i, t]]
-            top = max(logits)
-            log_z = top + math.log(sum(math.exp(v - top) for v in logits))
-            log_p = [v - log_z for v in logits]
-            nll = -log_p[int(label[i, t])]
-            uniform = -sum(log_p) / vocab_size
-            total += (1 - epsilon) * nll + epsilon * uniform
-            count += 1
-    return total / count if count else 0.0
+TITLE = '练习 5.3 把编码器的全部输出放进状态的解码器'
+VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS = 10, 6, 8, 2
+BATCH_SIZE, SRC_STEPS, TGT_STEPS = 4, 5, 7   # all different, so that a wrong axis cannot hide
+FIRST_CHUNK = 3
+INDEX = (2, 0, 0)
 
 
-def _token_losses(pred, label, epsilon, smoothing):
-    """(batch_size, num_steps) token losses, smoothed the right way or in a typical wrong way."""
-    log_p = torch.log_softmax(pred.double(), dim=-1)
-    nll = -log_p.gather(-1, label[..., None]).squeeze(-1)
-    uniform = -log_p.mean(dim=-1)
-    if smoothing == 'standard':
-        return (1 - epsilon) * nll + epsilon * uniform
-    if smoothing == 'others':  # epsilon spread over the V-1 wrong classes only
-        vocab_size = pred.shape[-1]
-        return (1 - epsilon) * nll + epsilon * (-log_p.sum(dim=-1) - nll) / (vocab_size - 1)
-    if smoothing == 'unscaled':  # forgot the factor 1-epsilon
-        return nll + epsilon * uniform
-    raise ValueError(smoothing)
+class _Setting:
+    """The fixed models and inputs every case uses (seeded; the caller's random state is untouched)."""
+
+    def __init__(self):
+        import d2l_local as d2l  # the book's encoder and decoder (chapters 4 and 5)
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(4)
+            self.encoder = d2l.Seq2SeqEncoder(VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS).eval()
+            self.reference = d2l.Seq2SeqDecoder(VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS).eval()
+            self.X = torch.randint(4, VOCAB_SIZE, (BATCH_SIZE, SRC_STEPS))
+            bos = torch.ones(BATCH_SIZE, 1, dtype=torch.long)
+            self.dec_X = torch.cat([bos, torch.randint(4, VOCAB_SIZE, (BATCH_SIZE, TGT_STEPS - 1))], dim=1)
+        self.index = torch.tensor(INDEX)
+        with torch.no_grad():
+            self.enc_outputs = self.encoder(self.X)
+            self.logits, _ = self.reference(self.dec_X, self.reference.init_state(self.enc_outputs))
+            state = self.reference.init_state(self.enc_outputs)
+            for t in range(TGT_STEPS):
+                _, state = self.reference(self.dec_X[:, t:t + 1], state)
+            self.final_hidden = state[0]
+
+    def drifting_logits(self):
+        """Step by step, the context taken from the decoder's own state (the bug of section 4.2)."""
+        ref, steps = self.reference, []
+        hidden = self.enc_outputs[1]
+        with torch.no_grad():
+            for t in range(TGT_STEPS):
+                embs = ref.embedding(self.dec_X[:, t:t + 1].t())                 # (1, batch, E)
+                context = hidden[-1].unsqueeze(0)                                # (1, batch, H)
+                output, hidden = ref.rnn(torch.cat([embs, context], dim=-1), hidden)
+                steps.append(ref.dense(output).transpose(0, 1))
+        return torch.cat(steps, dim=1)
+
+    def logits_with_context(self, context):
+        """All at once, with a given (batch, H) context instead of c."""
+        ref = self.reference
+        with torch.no_grad():
+            embs = ref.embedding(self.dec_X.t())
+            steps = context.unsqueeze(0).expand(embs.shape[0], -1, -1)
+            output, _ = ref.rnn(torch.cat([embs, steps], dim=-1), self.enc_outputs[1])
+            return ref.dense(output).transpose(0, 1)
 
 
-def _smoothed_ce_mistakes(pred, label, valid_len, epsilon):
-    """(value, hint) for the typical wrong answers of exercise 5.2(b)."""
-    batch_size, num_steps, _ = pred.shape
-    mask = (torch.arange(num_steps)[None, :] < valid_len[:, None]).double()
-    tokens = _token_losses(pred, label, epsilon, 'standard')
-    lengths = mask.sum(dim=1)
-    per_sequence = [(tokens[i] * mask[i]).sum() / lengths[i] for i in range(batch_size) if lengths[i] > 0]
-    mistakes = [
-        (tokens.mean(), '你把填充位置也算进了平均（分母是 batch_size * num_steps）。先用 sequence_mask 把'
-                        '填充位置的损失换成 0，再除以有效词元的个数。'),
-        (((tokens * mask).sum(dim=1) / num_steps).mean(),
-         '这是 d2l 版本的做法：每个序列的有效损失之和除以 num_steps。分母应是整批有效词元的总数。'),
-        (_token_losses(pred, label, epsilon, 'others').mul(mask).sum() / mask.sum().clamp(min=1),
-         '你把 epsilon 只分给了 V-1 个错误的词元。本书（和 PyTorch 的 label_smoothing）的约定是把 epsilon '
-         '平均分给整个词表，包括正确的词元：目标分布是 (1-epsilon)·one_hot + epsilon/V。'),
-        (_token_losses(pred, label, epsilon, 'unscaled').mul(mask).sum() / mask.sum().clamp(min=1),
-         '正确词元那一项少了因子 (1 - epsilon)：每个词元的损失是 (1-epsilon)·(-log p_y) + '
-         'epsilon·mean_k(-log p_k)。'),
-        ((tokens * mask).sum() / valid_len.double().sum(),
-         '有效长度大于 num_steps 时整行有效，但这一行只有 num_steps 个词元：分母要数掩码里的 1'
-         '（mask.sum()），不能直接用 valid_len.sum()。'),
-    ]
-    if per_sequence:
-        mistakes.insert(2, (torch.stack(per_sequence).mean(),
-                            '你先对每个序列求平均，再对序列求平均（长句和短句的权重一样）。本章的损失是'
-                            '所有有效词元的损失之和除以有效词元的总数（练习 4 讨论了两者的区别）。'))
-    return mistakes
+def _build(cls, setting):
+    with torch.random.fork_rng(devices=[]):  # initialising the layers must not move the caller's random state
+        decoder = cls(VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS)
+    try:
+        decoder.load_state_dict(setting.reference.state_dict())
+    except (RuntimeError, AttributeError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError('无法把 d2l.Seq2SeqDecoder 的参数装进你的解码器（' + first_line + '）。'
+                         '__init__ 请保持原样：子模块叫 embedding、rnn、dense，'
+                         'GRU 的输入维数是 embed_size + num_hiddens。') from None
+    return decoder.eval()
 
 
-def _diagnose_smoothed_ce(got, case):
-    if isinstance(got, torch.Tensor) and got.numel() > 1:
-        return (f'应返回一个数（整批有效词元上的平均损失），你返回了形状为 {tuple(got.shape)} 的张量。'
-                '是不是少了最后的求和与相除？')
-    value = got.item() if isinstance(got, torch.Tensor) and got.numel() == 1 else got
-    if isinstance(value, float) and math.isnan(value):
-        return ('没有有效词元时分母是 0，0/0 得到 NaN，NaN 进入反向传播会毁掉所有参数。'
-                '让分母至少为 1：mask.sum().clamp(min=1)。')
-    for wrong, hint in _smoothed_ce_mistakes(*case.args):
-        if _matches(got, float(wrong)):
-            return hint
-    return None
+def _runner(cls, setting):
+    """The function check_function calls: one case = one way of using the student's class."""
+
+    @torch.no_grad()
+    def run(kind):
+        decoder = _build(cls, setting)
+        enc_outputs, dec_X = setting.enc_outputs, setting.dec_X
+        if kind == 'init_state':
+            return decoder.init_state(enc_outputs)
+        if kind == 'all_at_once':
+            logits, _ = decoder(dec_X, decoder.init_state(enc_outputs))
+            return logits
+        if kind in ('step_by_step', 'state_after'):
+            state, steps = decoder.init_state(enc_outputs), []
+            for t in range(TGT_STEPS):
+                logits, state = decoder(dec_X[:, t:t + 1], state)
+                steps.append(logits)
+            return torch.cat(steps, dim=1) if kind == 'step_by_step' else state
+        if kind == 'reorder_state':
+            return decoder.reorder_state(decoder.init_state(enc_outputs), setting.index)
+        if kind == 'reorder_continue':
+            _, state = decoder(dec_X[:, :FIRST_CHUNK], decoder.init_state(enc_outputs))
+            picked = decoder.reorder_state(state, setting.index)
+            logits, _ = decoder(dec_X[setting.index, FIRST_CHUNK:], picked)
+            return logits
+        raise AssertionError(kind)
+
+    return run
 
 
-def _smoothed_ce_cases():
-    gen = torch.Generator().manual_seed(5)
-    cases = []
-    for shape, valid, epsilon in (((2, 5, 7), [3, 5], 0.1), ((2, 5, 6), [7, 2], 0.2),
-                                  ((2, 4, 5), [0, 0], 0.1), ((3, 4, 6), [4, 1, 2], 0.0)):
-        pred = torch.randn(shape, generator=gen)
-        label = torch.randint(0, shape[2], shape[:2], generator=gen)
-        valid_len = torch.tensor(valid)
-        cases.append(Case((pred, label, valid_len, epsilon),
-                          _reference_smoothed_ce(pred, label, valid_len, epsilon),
-                          f'pred 形状 {shape}（随机 logits），valid_len={valid}，epsilon={epsilon}'))
-    return cases
-
-
-def smoothed_masked_ce(func) -> bool:
-    """练习 5.2（b）：检查 func(pred, label, valid_len, epsilon) 算出的带标签平滑的遮蔽损失。
-
-    pred (batch_size, num_steps, vocab_size)，label (batch_size, num_steps)，valid_len (batch_size,)。
-    应返回一个数：每个有效词元的 (1-epsilon)·(-log p_y) + epsilon·mean_k(-log p_k) 之和，除以
-    有效词元的个数（有效长度大于 num_steps 按 num_steps 计），没有有效词元时为 0。"""
-    return check_function(
-        '练习 5.2（b）带标签平滑的遮蔽损失', func, _smoothed_ce_cases(),
-        hint='先用 F.log_softmax(pred, dim=-1) 得到 log p，每个词元的损失是 (1-epsilon)·(-log p_y) + '
-             'epsilon·mean_k(-log p_k)；再用 sequence_mask 去掉填充位置，除以有效词元数（至少为 1）。',
-        diagnose=_diagnose_smoothed_ce)
-
-
-# ----------------------------------------------------------------------------------------------
-# 练习 5.3：带遮蔽的 softmax
-# ----------------------------------------------------------------------------------------------
-
-def _reference_masked_softmax(X, valid_len):
-    """Loop reference: softmax over the first valid_len[i] keys of every row, 0 elsewhere."""
-    batch_size, num_queries, num_keys = X.shape
-    out = torch.zeros(X.shape, dtype=torch.float64)
-    for i in range(batch_size):
-        keep = min(int(valid_len[i]), num_keys)
-        for q in range(num_queries):
-            scores = [float(v) for v in X[i, q, :keep]]
-            top = max(scores)
-            exps = [math.exp(s - top) for s in scores]
-            for k, e in enumerate(exps):
-                out[i, q, k] = e / sum(exps)
-    return out.float()
-
-
-def _key_mask(X, lengths):
-    """(batch_size, num_queries, num_keys) bool mask for per-row key lengths of shape (batch_size*num_queries,)."""
-    num_keys = X.shape[-1]
-    return (torch.arange(num_keys)[None, :] < lengths[:, None]).reshape(X.shape)
-
-
-def _masked_softmax_mistakes(X, valid_len):
-    batch_size, num_queries, num_keys = X.shape
-    right = _key_mask(X, valid_len.repeat_interleave(num_queries))
-    query_mask = (torch.arange(num_queries)[None, :] < valid_len[:, None])[:, :, None].expand(X.shape)
+def _cases(setting):
+    enc_output, enc_state = setting.enc_outputs
+    index = setting.index
+    sizes = f'{BATCH_SIZE} 个句子，源序列 {SRC_STEPS} 步，解码器输入 {TGT_STEPS} 步'
     return [
-        (torch.softmax(X, dim=-1),
-         '结果和不加遮蔽的 softmax 一样：超出有效长度的键没有被遮蔽。先把这些位置的分数换成 -1e6，再做 softmax。'),
-        (torch.softmax(X.masked_fill(~right, 0), dim=-1),
-         '被遮蔽位置的分数换成了 0（sequence_mask 的默认 value），可 exp(0) = 1，它们仍然分到了权重。'
-         '用 value=-1e6 这样很小的数。'),
-        (torch.softmax(X.masked_fill(~query_mask, -1e6), dim=-1),
-         '你遮蔽的是查询（第 1 维），不是键（最后一维）：sequence_mask 遮蔽的是它输入的第 1 维。先把 X '
-         'reshape 成 (-1, num_keys)，有效长度相应地用 valid_len.repeat_interleave(num_queries)。'),
-        (torch.softmax(X.masked_fill(~_key_mask(X, valid_len.repeat(num_queries)), -1e6), dim=-1),
-         '有效长度和行没有对上：valid_len.repeat(num_queries) 得到的是 [L0, L1, L0, L1, ...]，而 X '
-         'reshape 之后同一个样本的各个查询是相邻的行，要用 valid_len.repeat_interleave(num_queries)'
-         '（[L0, L0, ..., L1, L1, ...]）。'),
-        (torch.softmax(X, dim=-1) * right,
-         '你在 softmax 之后才把被遮蔽的权重置 0，每行的和不再是 1。要在 softmax 之前遮蔽分数。'),
-        (torch.softmax(X.masked_fill(~right, -1e6), dim=1),
-         'softmax 应当沿最后一维（键，dim=-1）做：每个查询分给各个键的权重之和为 1。'),
+        Case(('init_state',), (enc_output, enc_state), f'init_state(编码器的 (output, state))，{sizes}'),
+        Case(('all_at_once',), setting.logits, '整段解码器输入一次送入，比较 logits'),
+        Case(('step_by_step',), setting.logits, '每次送入 1 个词元、把状态接力传下去，比较 logits'),
+        Case(('state_after',), (enc_output, setting.final_hidden), f'逐步调用 {TGT_STEPS} 次之后的状态'),
+        Case(('reorder_state',), (enc_output[:, index], enc_state[:, index]),
+             f'reorder_state(初始状态, index={list(INDEX)})'),
+        Case(('reorder_continue',), setting.logits[index, FIRST_CHUNK:],
+             f'整批先解码 {FIRST_CHUNK} 步，reorder_state(index={list(INDEX)}) 后再解码 '
+             f'{TGT_STEPS - FIRST_CHUNK} 步'),
     ]
 
 
-def _diagnose_masked_softmax(got, case):
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(case.args[0].shape):
-        return '返回的权重应当与 X 形状相同：(batch_size, num_queries, num_keys)。'
-    for wrong, hint in _masked_softmax_mistakes(*case.args):
-        if _matches(got, wrong):
-            return hint
-    return None
+def _diagnose(setting):
+    enc_output, enc_state = setting.enc_outputs
+
+    def diagnose(got, case):
+        kind = case.args[0]
+        pair = isinstance(got, (tuple, list)) and len(got) == 2 and all(isinstance(t, torch.Tensor) for t in got)
+        if kind in ('init_state', 'state_after', 'reorder_state') and not pair:
+            return '状态是两个张量组成的元组 `(enc_output, hidden)`。'
+        if kind == 'init_state':
+            if compare(got[0], enc_state) is None or tuple(got[0].shape) == tuple(enc_state.shape):
+                return ('状态的第一项应当是编码器的 output（形状 (num_steps, batch_size, num_hiddens)），'
+                        '第二项才是编码器的 state：返回 `(enc_output, enc_state)`。')
+        if kind == 'all_at_once' and isinstance(got, torch.Tensor):
+            if compare(got, setting.logits_with_context(enc_output[0])) is None:
+                return '上下文是编码器**最后**一步的输出 enc_output[-1]，不是第一步 enc_output[0]。'
+            if tuple(got.shape) == (TGT_STEPS, BATCH_SIZE, VOCAB_SIZE):
+                return 'logits 要转成批量优先的 (batch_size, num_steps, vocab_size)：`.transpose(0, 1)`。'
+        if kind == 'step_by_step' and isinstance(got, torch.Tensor):
+            if compare(got, setting.drifting_logits()) is None:
+                return ('第 1 步对了、之后不对：这正是 5.2 节的上下文漂移。上下文要每次都取状态里的 '
+                        'enc_output[-1]，不要用 hidden[-1]；新状态里的 enc_output 要原样放回，'
+                        '不要换成解码器自己的 output。')
+        if kind == 'state_after' and pair:
+            if compare(got[0], enc_output) is not None:
+                return '状态里的 enc_output 要原样传下去：forward 返回 `(enc_output, hidden)`，只有 hidden 更新。'
+        if kind == 'reorder_state' and pair:
+            if tuple(got[0].shape) == (len(INDEX), SRC_STEPS, NUM_HIDDENS) or \
+                    tuple(got[0].shape) == (len(INDEX), BATCH_SIZE, NUM_HIDDENS):
+                return ('enc_output 是时间步优先的 (num_steps, batch_size, num_hiddens)，批量在第 1 维：'
+                        '`enc_output.index_select(1, index)`。')
+            if compare(got[0], enc_output) is None:
+                return 'enc_output 也要按 index 挑选，不能只挑 hidden。'
+            if compare(got[1], enc_state) is None:
+                return 'hidden 也要按 index 挑选（批量在第 1 维）：`hidden.index_select(1, index)`。'
+        return None
+
+    return diagnose
 
 
-def _masked_softmax_cases():
-    gen = torch.Generator().manual_seed(3)
-    cases = []
-    for shape, valid in (((2, 3, 5), [2, 4]), ((3, 2, 4), [1, 4, 6]), ((1, 2, 3), [1])):
-        X = torch.randn(shape, generator=gen)
-        valid_len = torch.tensor(valid)
-        cases.append(Case((X, valid_len), _reference_masked_softmax(X, valid_len),
-                          f'X 形状 {shape}（随机分数），valid_len={valid}'))
-    return cases
+def output_state_decoder(cls) -> bool:
+    """练习 5.3: check a decoder class ``cls(vocab_size, embed_size, num_hiddens, num_layers)``.
 
-
-def masked_softmax(func) -> bool:
-    """练习 5.3：检查 func(X, valid_len) 沿最后一维（键）做的带遮蔽的 softmax。
-
-    X (batch_size, num_queries, num_keys)，valid_len (batch_size,)：第 i 个样本只有前 valid_len[i]
-    个键有效（大于 num_keys 表示全部有效）。应返回与 X 同形状的权重，被遮蔽的键权重为 0，每行和为 1；
-    X 不得被改动。"""
+    Its submodules are those of ``d2l.Seq2SeqDecoder`` (embedding, rnn, dense); its state is
+    ``(enc_output, hidden)``: enc_output (num_steps, batch_size, num_hiddens) passed on unchanged,
+    hidden (num_layers, batch_size, num_hiddens) updated by every call; the context of every call is
+    ``enc_output[-1]``; ``reorder_state(state, index)`` picks sentences along the batch axis (1) of
+    both. Checked: init_state, one call, step by step, the state afterwards, reorder_state, and
+    decoding on after a reorder. Prints ✓/✗/⏳ and returns True when every case passes."""
+    if not isinstance(cls, type):
+        report(TITLE, FAIL, [f'要检查的是解码器的类本身（不加括号），却得到了 {type(cls).__name__}。'])
+        return False
+    setting = _Setting()
     return check_function(
-        '练习 5.3 带遮蔽的 softmax', func, _masked_softmax_cases(),
-        hint='把 X 看成 batch_size * num_queries 行、每行 num_keys 个分数；每行的有效长度是它所属样本的 '
-             'valid_len（repeat_interleave）；用 sequence_mask(..., value=-1e6) 遮蔽后沿最后一维 softmax。',
-        diagnose=_diagnose_masked_softmax)
+        TITLE, _runner(cls, setting), _cases(setting),
+        hint=('状态是 (enc_output, hidden)：enc_output 形状 (num_steps, batch_size, num_hiddens)，原样传下去；'
+              'hidden 形状 (num_layers, batch_size, num_hiddens)，每次调用后更新。每次调用都用 '
+              'enc_output[-1] 作上下文，拼在嵌入后面；两者的批量都在第 1 维。'),
+        diagnose=_diagnose(setting))

@@ -1,8 +1,11 @@
-"""Checks for the exercises of chapter 6 (训练).
+"""Checks for the exercises of chapter 6 (掩蔽与损失).
 
-Both exercises are pure functions on small tensors (no model is trained), so each check runs in
-milliseconds on a CPU. Expected answers come from reference code in this module (explicit loops on
-seeded CPU tensors), never from the student's function.
+Expected answers come from small reference implementations in this module written with explicit
+Python loops over the valid positions, on seeded CPU tensors; they never call the student's code.
+The typical mistakes of the chapter (averaging over padding, dividing by ``num_steps``, masking the
+wrong axis, filling with 0 instead of a very negative score, ``repeat`` instead of
+``repeat_interleave``, writing into the input) are recognised from the wrong result and named in
+the hint.
 """
 from __future__ import annotations
 
@@ -10,180 +13,195 @@ import math
 
 import torch
 
-from d2l_exercises.core import Case, check_function, compare_pair
-from d2l_exercises.core import matches as _matches, pair as _pair
+from d2l_exercises.core import Case, check_function
+from d2l_exercises.core import matches as _matches
 
-__all__ = ['clip_by_global_norm', 'teacher_forcing_batch']
+__all__ = ['smoothed_masked_ce', 'masked_softmax']
 
 
 # ----------------------------------------------------------------------------------------------
-# 练习 6.8：按全局范数裁剪梯度（纯函数版本）
+# 练习 6.2（b）：带标签平滑的掩蔽损失
 # ----------------------------------------------------------------------------------------------
 
-def _reference_clip(grads, theta):
-    """||g|| over every element of every tensor, then g * min(1, theta/||g||); plain Python sums."""
-    norm = math.sqrt(sum(float(v) ** 2 for g in grads for v in g.flatten()))
-    scale = 1.0 if norm <= theta else theta / norm
-    return [(g.double() * scale).float() for g in grads], norm
+def _reference_smoothed_ce(pred, label, valid_len, epsilon):
+    """Loop over the valid tokens: (1-eps)(-log p_y) + eps * mean_k(-log p_k), averaged."""
+    batch_size, num_steps, vocab_size = pred.shape
+    total, count = 0.0, 0
+    for i in range(batch_size):
+        for t in range(min(int(valid_len[i]), num_steps)):
+            logits = [float(v) for v in pred[i, t]]
+            top = max(logits)
+            log_z = top + math.log(sum(math.exp(v - top) for v in logits))
+            log_p = [v - log_z for v in logits]
+            nll = -log_p[int(label[i, t])]
+            uniform = -sum(log_p) / vocab_size
+            total += (1 - epsilon) * nll + epsilon * uniform
+            count += 1
+    return total / count if count else 0.0
 
 
-def _run_clip(func):
-    """Call func(grads, theta) and remember whether it wrote into the tensors it was given."""
-    def run(grads, theta):
-        grads = list(grads)
-        before = [g.clone() for g in grads]
-        result = func(grads, theta)
-        unchanged = all(torch.equal(a, b) for a, b in zip(grads, before))
-        return {'result': result, 'unchanged': unchanged}
-    return run
+def _token_losses(pred, label, epsilon, smoothing):
+    """(batch_size, num_steps) token losses, smoothed the right way or in a typical wrong way."""
+    log_p = torch.log_softmax(pred.double(), dim=-1)
+    nll = -log_p.gather(-1, label[..., None]).squeeze(-1)
+    uniform = -log_p.mean(dim=-1)
+    if smoothing == 'standard':
+        return (1 - epsilon) * nll + epsilon * uniform
+    if smoothing == 'others':  # epsilon spread over the V-1 wrong classes only
+        vocab_size = pred.shape[-1]
+        return (1 - epsilon) * nll + epsilon * (-log_p.sum(dim=-1) - nll) / (vocab_size - 1)
+    if smoothing == 'unscaled':  # forgot the factor 1-epsilon
+        return nll + epsilon * uniform
+    raise ValueError(smoothing)
 
 
-def _compare_clip(got, expected):
-    problem = compare_pair(got['result'], (expected['clipped'], expected['norm']), ('clipped', 'norm'))
-    if problem:
-        return problem
-    if not got['unchanged']:
-        return '返回值对了，但传入的 grads 被改写了（原地修改）'
+def _smoothed_ce_mistakes(pred, label, valid_len, epsilon):
+    """(value, hint) for the typical wrong answers of exercise 5.2(b)."""
+    batch_size, num_steps, _ = pred.shape
+    mask = (torch.arange(num_steps)[None, :] < valid_len[:, None]).double()
+    tokens = _token_losses(pred, label, epsilon, 'standard')
+    lengths = mask.sum(dim=1)
+    per_sequence = [(tokens[i] * mask[i]).sum() / lengths[i] for i in range(batch_size) if lengths[i] > 0]
+    mistakes = [
+        (tokens.mean(), '你把填充位置也算进了平均（分母是 batch_size * num_steps）。先用 sequence_mask 把'
+                        '填充位置的损失换成 0，再除以有效词元的个数。'),
+        (((tokens * mask).sum(dim=1) / num_steps).mean(),
+         '这是 d2l 版本的做法：每个序列的有效损失之和除以 num_steps。分母应是整批有效词元的总数。'),
+        (_token_losses(pred, label, epsilon, 'others').mul(mask).sum() / mask.sum().clamp(min=1),
+         '你把 epsilon 只分给了 V-1 个错误的词元。本书（和 PyTorch 的 label_smoothing）的约定是把 epsilon '
+         '平均分给整个词表，包括正确的词元：目标分布是 (1-epsilon)·one_hot + epsilon/V。'),
+        (_token_losses(pred, label, epsilon, 'unscaled').mul(mask).sum() / mask.sum().clamp(min=1),
+         '正确词元那一项少了因子 (1 - epsilon)：每个词元的损失是 (1-epsilon)·(-log p_y) + '
+         'epsilon·mean_k(-log p_k)。'),
+        ((tokens * mask).sum() / valid_len.double().sum(),
+         '有效长度大于 num_steps 时整行有效，但这一行只有 num_steps 个词元：分母要数掩码里的 1'
+         '（mask.sum()），不能直接用 valid_len.sum()。'),
+    ]
+    if per_sequence:
+        mistakes.insert(2, (torch.stack(per_sequence).mean(),
+                            '你先对每个序列求平均，再对序列求平均（长句和短句的权重一样）。本章的损失是'
+                            '所有有效词元的损失之和除以有效词元的总数（练习 4 讨论了两者的区别）。'))
+    return mistakes
+
+
+def _diagnose_smoothed_ce(got, case):
+    if isinstance(got, torch.Tensor) and got.numel() > 1:
+        return (f'应返回一个数（整批有效词元上的平均损失），你返回了形状为 {tuple(got.shape)} 的张量。'
+                '是不是少了最后的求和与相除？')
+    value = got.item() if isinstance(got, torch.Tensor) and got.numel() == 1 else got
+    if isinstance(value, float) and math.isnan(value):
+        return ('没有有效词元时分母是 0，0/0 得到 NaN，NaN 进入反向传播会毁掉所有参数。'
+                '让分母至少为 1：mask.sum().clamp(min=1)。')
+    for wrong, hint in _smoothed_ce_mistakes(*case.args):
+        if _matches(got, float(wrong)):
+            return hint
     return None
 
 
-def _diagnose_clip(got, case):
-    grads, theta = case.args
-    result = got['result']
-    if not (isinstance(result, (tuple, list)) and len(result) == 2):
-        return '最后写 return clipped, norm：一个新张量的列表，和裁剪前的全局范数。'
-    clipped, norm = result
-    if not got['unchanged']:
-        return ('不要改写传入的梯度（g.mul_()、g *= scale 都是原地操作）：用 g * scale 得到新张量。'
-                '本章的 grad_clipping 原地修改 .grad 是有意的，这个练习要的是纯函数。')
-    if isinstance(clipped, (list, tuple)) and any(
-            isinstance(c, torch.Tensor) and c.is_floating_point() and bool(torch.isnan(c).any()) for c in clipped):
-        return ('结果里有 NaN：梯度全为 0 时 ||g|| = 0，不能让 0 做除数后再乘 0。用 '
-                'torch.clamp(theta / norm, max=1.0)（theta/0 = inf，截到 1），或者先判断。')
-    expected_clipped, expected_norm = _reference_clip(grads, theta)
-    if _matches(clipped, expected_clipped):
-        clipped_norm = math.sqrt(sum(float((c.double() ** 2).sum()) for c in expected_clipped))
-        if _matches(norm, clipped_norm):
-            return '返回的 norm 应当是裁剪**之前**的全局范数，你返回的是裁剪之后的。'
-        return None
-    per_tensor = [g * min(1.0, theta / max(float(g.norm()), 1e-12)) for g in grads]
-    if _matches(clipped, per_tensor):
-        return ('你把每个张量按它自己的范数分别裁剪了。要把所有张量的梯度看成一个长向量：'
-                '||g|| = sqrt(所有张量所有元素的平方和)，所有张量乘同一个因子 min(1, theta/||g||)，这样方向才不变。')
-    if expected_norm > 0 and _matches(clipped, [g * (theta / expected_norm) for g in grads]):
-        return ('||g|| 不超过 theta 的梯度应当原封不动；你把所有梯度都缩放到了长度 theta'
-                '（把小梯度放大了）。缩放因子是 min(1, theta/||g||)。')
-    sum_of_norms = sum(float(g.norm()) for g in grads)
-    if sum_of_norms > 0 and _matches(clipped, [g * min(1.0, theta / sum_of_norms) for g in grads]):
-        return ('全局范数不是各张量范数之和，而是 sqrt(各张量范数的平方和)：'
-                'torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))。')
-    return None
-
-
-def _clip_cases():
-    gen = torch.Generator().manual_seed(6)
-    big = [torch.full((2, 3), 2.0), torch.full((2,), 1.0)]
-    scale = 5 / math.sqrt(26.0)  # 全局范数恰好为 5
-    big = [g * scale for g in big]
-    random_grads = [torch.randn(4, 3, generator=gen), torch.randn(3, generator=gen),
-                    3 * torch.randn(2, 2, generator=gen)]
-    small = [g / 10 for g in big]  # 全局范数 0.5
-    zeros = [torch.zeros(2, 2), torch.zeros(3)]
+def _smoothed_ce_cases():
+    gen = torch.Generator().manual_seed(5)
     cases = []
-    for grads, theta, description in (
-            (big, 1.0, '两个张量 (2, 3) 和 (2,)，全局范数 5，theta=1'),
-            (random_grads, 2.0, '三个随机张量 (4, 3)、(3,)、(2, 2)，theta=2'),
-            (small, 1.0, '两个张量，全局范数 0.5，theta=1（不用裁剪）'),
-            (zeros, 1.0, '梯度全为 0，theta=1')):
-        clipped, norm = _reference_clip(grads, theta)
-        cases.append(Case((grads, theta), {'clipped': clipped, 'norm': norm}, description))
+    for shape, valid, epsilon in (((2, 5, 7), [3, 5], 0.1), ((2, 5, 6), [7, 2], 0.2),
+                                  ((2, 4, 5), [0, 0], 0.1), ((3, 4, 6), [4, 1, 2], 0.0)):
+        pred = torch.randn(shape, generator=gen)
+        label = torch.randint(0, shape[2], shape[:2], generator=gen)
+        valid_len = torch.tensor(valid)
+        cases.append(Case((pred, label, valid_len, epsilon),
+                          _reference_smoothed_ce(pred, label, valid_len, epsilon),
+                          f'pred 形状 {shape}（随机 logits），valid_len={valid}，epsilon={epsilon}'))
     return cases
 
 
-def clip_by_global_norm(func) -> bool:
-    """练习 6.8：检查 func(grads, theta) -> (clipped, norm)。
+def smoothed_masked_ce(func) -> bool:
+    """练习 6.2（b）：检查 func(pred, label, valid_len, epsilon) 算出的带标签平滑的掩蔽损失。
 
-    grads 是张量的列表（形状各不相同）。norm 是把它们看成一个长向量时的长度 ||g||（裁剪之前）；
-    clipped 是新张量的列表 [g * min(1, theta/||g||) for g in grads]；grads 本身不得被改动；
-    梯度全为 0 时不得出现 NaN。"""
+    pred (batch_size, num_steps, vocab_size)，label (batch_size, num_steps)，valid_len (batch_size,)。
+    应返回一个数：每个有效词元的 (1-epsilon)·(-log p_y) + epsilon·mean_k(-log p_k) 之和，除以
+    有效词元的个数（有效长度大于 num_steps 按 num_steps 计），没有有效词元时为 0。"""
     return check_function(
-        '练习 6.8 按全局范数裁剪梯度', _run_clip(func), _clip_cases(),
-        hint='||g|| = sqrt(所有张量所有元素的平方和)；scale = min(1, theta/||g||)；'
-             'return [g * scale for g in grads], ||g||。',
-        diagnose=_diagnose_clip, compare_fn=_compare_clip)
+        '练习 6.2（b）带标签平滑的掩蔽损失', func, _smoothed_ce_cases(),
+        hint='先用 F.log_softmax(pred, dim=-1) 得到 log p，每个词元的损失是 (1-epsilon)·(-log p_y) + '
+             'epsilon·mean_k(-log p_k)；再用 sequence_mask 去掉填充位置，除以有效词元数（至少为 1）。',
+        diagnose=_diagnose_smoothed_ce)
 
 
 # ----------------------------------------------------------------------------------------------
-# 练习 6.9：强制教学的一个小批量（剪掉尾部的 <pad> 列，构造解码器输入）
+# 练习 6.3：带掩蔽的 softmax
 # ----------------------------------------------------------------------------------------------
 
-def _reference_teacher_forcing(Y, Y_valid_len, bos):
-    length = max(int(v) for v in Y_valid_len)
-    labels = [[int(v) for v in row[:length]] for row in Y]
-    dec_input = [[bos] + row[:-1] for row in labels]
-    return torch.tensor(dec_input, dtype=torch.long), torch.tensor(labels, dtype=torch.long)
+def _reference_masked_softmax(X, valid_len):
+    """Loop reference: softmax over the first valid_len[i] keys of every row, 0 elsewhere."""
+    batch_size, num_queries, num_keys = X.shape
+    out = torch.zeros(X.shape, dtype=torch.float64)
+    for i in range(batch_size):
+        keep = min(int(valid_len[i]), num_keys)
+        for q in range(num_queries):
+            scores = [float(v) for v in X[i, q, :keep]]
+            top = max(scores)
+            exps = [math.exp(s - top) for s in scores]
+            for k, e in enumerate(exps):
+                out[i, q, k] = e / sum(exps)
+    return out.float()
 
 
-def _compare_teacher_forcing(got, expected):
-    return compare_pair(got, expected, ('dec_input', 'labels'))
+def _key_mask(X, lengths):
+    """(batch_size, num_queries, num_keys) bool mask for per-row key lengths of shape (batch_size*num_queries,)."""
+    num_keys = X.shape[-1]
+    return (torch.arange(num_keys)[None, :] < lengths[:, None]).reshape(X.shape)
 
 
-def _diagnose_teacher_forcing(got, case):
-    Y, Y_valid_len, bos = case.args
-    dec_input, labels, problem = _pair(got, ('dec_input', 'labels'))
-    if problem:
-        return '最后写 return dec_input, labels：先是解码器的输入，再是剪过的标签。'
-    expected_dec, expected_labels = _reference_teacher_forcing(Y, Y_valid_len, bos)
-    length, num_steps = expected_labels.shape[1], Y.shape[1]
-    if _matches(dec_input, expected_labels) and _matches(labels, expected_dec):
-        return '两个返回值的顺序反了：先返回 dec_input（以 <bos> 开头），再返回 labels。'
-    if not isinstance(labels, torch.Tensor) or not isinstance(dec_input, torch.Tensor):
-        return 'dec_input 和 labels 都应当是张量。'
-    if labels.dim() == 2 and labels.shape[1] != length:
-        if labels.shape[1] == num_steps:
-            return (f'标签没有剪：这一批最长的有效长度是 {length}，后面 {num_steps - length} 列全是 <pad>，'
-                    '要剪掉：Y[:, :int(Y_valid_len.max())]。')
-        if labels.shape[1] == min(int(v) for v in Y_valid_len):
-            return '剪到的是最短的有效长度，较长的句子被截掉了：应剪到这一批**最大**的有效长度。'
-        if abs(labels.shape[1] - length) == 1:
-            return (f'差了一列：有效长度（包括 <eos>）就是要保留的列数，应剪到 Y_valid_len.max() = {length} 列，'
-                    '不要再加一或减一。')
-        return f'labels 应有 {length} 列（这一批最大的有效长度）。'
-    if _matches(labels, expected_labels) and dec_input.dim() == 2 and dec_input.shape != labels.shape:
-        return ('解码器输入要用剪过的标签来构造，形状与 labels 相同：'
-                'torch.cat([<bos> 列, labels[:, :-1]], dim=1)。')
-    if _matches(labels, expected_labels) and dec_input.shape == labels.shape:
-        bos_col = torch.full((labels.shape[0], 1), bos, dtype=torch.long)
-        if _matches(dec_input, labels):
-            return '解码器输入就是标签本身：第 t 步要读的是上一个词元，在最前面拼上 <bos>，再去掉最后一列。'
-        if _matches(dec_input, torch.cat([bos_col, labels[:, 1:]], dim=1)):
-            return ('去掉的应当是标签的**最后**一列，不是第一列：'
-                    '第 t 步读 y_{t-1}，最后一个词元之后没有要预测的东西。')
-        if _matches(dec_input, torch.cat([labels[:, 1:], bos_col], dim=1)) or \
-                _matches(dec_input, torch.cat([labels[:, :-1], bos_col], dim=1)):
-            return '<bos> 要拼在最前面（第 0 列），不是最后面。'
+def _masked_softmax_mistakes(X, valid_len):
+    batch_size, num_queries, num_keys = X.shape
+    right = _key_mask(X, valid_len.repeat_interleave(num_queries))
+    query_mask = (torch.arange(num_queries)[None, :] < valid_len[:, None])[:, :, None].expand(X.shape)
+    return [
+        (torch.softmax(X, dim=-1),
+         '结果和不加掩蔽的 softmax 一样：超出有效长度的键没有被掩蔽。先把这些位置的分数换成 -1e6，再做 softmax。'),
+        (torch.softmax(X.masked_fill(~right, 0), dim=-1),
+         '被掩蔽位置的分数换成了 0（sequence_mask 的默认 value），可 exp(0) = 1，它们仍然分到了权重。'
+         '用 value=-1e6 这样很小的数。'),
+        (torch.softmax(X.masked_fill(~query_mask, -1e6), dim=-1),
+         '你掩蔽的是查询（第 1 维），不是键（最后一维）：sequence_mask 掩蔽的是它输入的第 1 维。先把 X '
+         'reshape 成 (-1, num_keys)，有效长度相应地用 valid_len.repeat_interleave(num_queries)。'),
+        (torch.softmax(X.masked_fill(~_key_mask(X, valid_len.repeat(num_queries)), -1e6), dim=-1),
+         '有效长度和行没有对上：valid_len.repeat(num_queries) 得到的是 [L0, L1, L0, L1, ...]，而 X '
+         'reshape 之后同一个样本的各个查询是相邻的行，要用 valid_len.repeat_interleave(num_queries)'
+         '（[L0, L0, ..., L1, L1, ...]）。'),
+        (torch.softmax(X, dim=-1) * right,
+         '你在 softmax 之后才把被掩蔽的权重置 0，每行的和不再是 1。要在 softmax 之前掩蔽分数。'),
+        (torch.softmax(X.masked_fill(~right, -1e6), dim=1),
+         'softmax 应当沿最后一维（键，dim=-1）做：每个查询分给各个键的权重之和为 1。'),
+    ]
+
+
+def _diagnose_masked_softmax(got, case):
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(case.args[0].shape):
+        return '返回的权重应当与 X 形状相同：(batch_size, num_queries, num_keys)。'
+    for wrong, hint in _masked_softmax_mistakes(*case.args):
+        if _matches(got, wrong):
+            return hint
     return None
 
 
-def _teacher_forcing_cases():
+def _masked_softmax_cases():
+    gen = torch.Generator().manual_seed(3)
     cases = []
-    for rows, valid, bos, description in (
-            ([[5, 6, 7, 2, 0, 0], [8, 2, 0, 0, 0, 0]], [4, 2], 1, 'Y 形状 (2, 6)，Y_valid_len=[4, 2]，bos=1'),
-            ([[4, 5, 6, 7, 2], [2, 0, 0, 0, 0], [9, 3, 2, 0, 0]], [5, 1, 3], 1,
-             'Y 形状 (3, 5)，Y_valid_len=[5, 1, 3]（最长的没有填充），bos=1'),
-            ([[6, 2, 0, 0]], [2], 3, 'Y 形状 (1, 4)，Y_valid_len=[2]，bos=3')):
-        Y, Y_valid_len = torch.tensor(rows), torch.tensor(valid)
-        cases.append(Case((Y, Y_valid_len, bos), _reference_teacher_forcing(Y, Y_valid_len, bos), description))
+    for shape, valid in (((2, 3, 5), [2, 4]), ((3, 2, 4), [1, 4, 6]), ((1, 2, 3), [1])):
+        X = torch.randn(shape, generator=gen)
+        valid_len = torch.tensor(valid)
+        cases.append(Case((X, valid_len), _reference_masked_softmax(X, valid_len),
+                          f'X 形状 {shape}（随机分数），valid_len={valid}'))
     return cases
 
 
-def teacher_forcing_batch(func) -> bool:
-    """练习 6.9：检查 func(Y, Y_valid_len, bos) -> (dec_input, labels)。
+def masked_softmax(func) -> bool:
+    """练习 6.3：检查 func(X, valid_len) 沿最后一维（键）做的带掩蔽的 softmax。
 
-    Y (batch_size, num_steps) 是补齐过的标签，Y_valid_len (batch_size,)。labels 是剪到这一批最大有效
-    长度 L 的 Y[:, :L]；dec_input 形状相同：第 0 列是 bos，其后是 labels 去掉最后一列。Y 不得被改动。"""
+    X (batch_size, num_queries, num_keys)，valid_len (batch_size,)：第 i 个样本只有前 valid_len[i]
+    个键有效（大于 num_keys 表示全部有效）。应返回与 X 同形状的权重，被掩蔽的键权重为 0，每行和为 1；
+    X 不得被改动。"""
     return check_function(
-        '练习 6.9 强制教学的一个小批量', func, _teacher_forcing_cases(),
-        hint='L = int(Y_valid_len.max())；labels = Y[:, :L]；'
-             'dec_input = torch.cat([torch.full((batch_size, 1), bos), labels[:, :-1]], dim=1)。',
-        diagnose=_diagnose_teacher_forcing, compare_fn=_compare_teacher_forcing)
+        '练习 6.3 带掩蔽的 softmax', func, _masked_softmax_cases(),
+        hint='把 X 看成 batch_size * num_queries 行、每行 num_keys 个分数；每行的有效长度是它所属样本的 '
+             'valid_len（repeat_interleave）；用 sequence_mask(..., value=-1e6) 掩蔽后沿最后一维 softmax。',
+        diagnose=_diagnose_masked_softmax)

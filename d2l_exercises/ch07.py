@@ -1,242 +1,189 @@
-"""Checks for the exercises of chapter 7 (预测与评估).
+"""Checks for the exercises of chapter 7 (训练).
 
-The greedy-decoding check runs the student's loop on a *scripted* decoder: a tiny ``nn.Module``
-with the chapter's decoder interface, ``decoder(dec_X, state) -> (logits, state)``, whose next
-token is read from a fixed table. In training mode it misbehaves on purpose (as dropout would), so
-a loop that forgets evaluation mode gets different tokens. Expected answers are computed from the
-table with plain Python, never from the student's function.
+Both exercises are pure functions on small tensors (no model is trained), so each check runs in
+milliseconds on a CPU. Expected answers come from reference code in this module (explicit loops on
+seeded CPU tensors), never from the student's function.
 """
 from __future__ import annotations
 
-import collections
+import math
 
 import torch
-from torch import nn
 
-from d2l_exercises.core import Case, check_function, compare, compare_pair
+from d2l_exercises.core import Case, check_function, compare_pair
 from d2l_exercises.core import matches as _matches, pair as _pair
 
-__all__ = ['clipped_matches', 'greedy_decode', 'ScriptedDecoder']
+__all__ = ['clip_by_global_norm', 'teacher_forcing_batch']
 
 
 # ----------------------------------------------------------------------------------------------
-# 练习 7.6：截断的 n 元组匹配数（语料级 BLEU 的分子和分母）
+# 练习 7.6：按全局范数裁剪梯度（纯函数版本）
 # ----------------------------------------------------------------------------------------------
 
-def _grams(tokens, n):
-    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+def _reference_clip(grads, theta):
+    """||g|| over every element of every tensor, then g * min(1, theta/||g||); plain Python sums."""
+    norm = math.sqrt(sum(float(v) ** 2 for g in grads for v in g.flatten()))
+    scale = 1.0 if norm <= theta else theta / norm
+    return [(g.double() * scale).float() for g in grads], norm
 
 
-def _reference_matches(pred, references, n):
-    pred_tokens = pred.split()
-    limit = {}
-    for ref in references:
-        counts = {}
-        for gram in _grams(ref.split(), n):
-            counts[gram] = counts.get(gram, 0) + 1
-        for gram, count in counts.items():
-            limit[gram] = max(limit.get(gram, 0), count)
-    counts = {}
-    for gram in _grams(pred_tokens, n):
-        counts[gram] = counts.get(gram, 0) + 1
-    matches = sum(min(count, limit.get(gram, 0)) for gram, count in counts.items())
-    return matches, max(0, len(pred_tokens) - n + 1)
-
-
-def _compare_matches(got, expected):
-    return compare_pair(got, expected, ('matches', 'total'))
-
-
-def _diagnose_matches(got, case):
-    pred, references, n = case.args
-    matches, total, problem = _pair(got, ('matches', 'total'))
-    if problem:
-        return '最后写 return matches, total（两个整数）。'
-    right_matches, right_total = _reference_matches(pred, references, n)
-    pred_tokens = pred.split()
-    pred_grams = _grams(pred_tokens, n)
-    ref_grams = [collections.Counter(_grams(r.split(), n)) for r in references]
-    if not _matches(total, right_total):
-        if _matches(total, len(pred_tokens) - n + 1):
-            return '预测比 n 还短时，n 元组的个数是 0，不能是负数：max(0, len(tokens) - n + 1)。'
-        if _matches(total, len(pred_tokens) - n):
-            return '差一：长度为 L 的序列有 L - n + 1 个 n 元组（不是 L - n）。'
-        if _matches(total, len(pred_tokens)):
-            return 'total 是预测里 n 元组的个数 max(0, L - n + 1)，不是词元数 L。'
-        if _matches(total, len(set(pred_grams))):
-            return 'total 要把重复出现的 n 元组也算上：它是 n 元组的总个数，不是不同 n 元组的个数。'
-        return None
-    if _matches(matches, sum(1 for g in pred_grams if any(c[g] for c in ref_grams))):
-        return ('没有截断：`le le le le` 对参考译文 `le chat est là` 会得到满分的 1 元组精度。一个 n 元组在预测里'
-                '出现几次，最多只算它在参考译文里出现的次数：min(预测中的次数, 参考中的最多次数)。')
-    if _matches(matches, sum(min(count, sum(c[g] for c in ref_grams))
-                             for g, count in collections.Counter(pred_grams).items())):
-        return ('有多个参考译文时，截断的上限是这个 n 元组在**任一**参考译文中出现的最多次数（取 max），'
-                '不是各参考译文中的次数之和。Counter 的 | 运算取的正是逐项最大值。')
-    if _matches(matches, sum(1 for g in set(pred_grams) if any(c[g] for c in ref_grams))):
-        return '重复出现的 n 元组只算了一次：要按次数数，min(预测中的次数, 参考中的最多次数)。'
-    return None
-
-
-_MATCH_CASES = [
-    ('le le le le', ['le chat est là'], 1, '预测 "le le le le"，参考 ["le chat est là"]，n=1'),
-    ('a b b c d', ['a b c d e f'], 2, '预测 "a b b c d"，参考 ["a b c d e f"]，n=2'),
-    ('le le le', ['le chat', 'le chien'], 1, '预测 "le le le"，两个参考 ["le chat", "le chien"]，n=1'),
-    ('je suis chez moi .', ['je suis à la maison .', 'je suis chez moi .'], 3,
-     '预测 "je suis chez moi ."，两个参考，n=3'),
-    ('je je suis', ['je je ne suis pas'], 1, '预测 "je je suis"，参考 ["je je ne suis pas"]，n=1'),
-    ('va', ['va !'], 3, '预测 "va"（只有 1 个词元），参考 ["va !"]，n=3'),
-]
-
-
-def clipped_matches(func) -> bool:
-    """练习 7.6：检查 func(pred, references, n) -> (matches, total)。
-
-    pred 是用空格分隔词元的 str，references 是若干参考译文（str 的列表）。total 是预测中 n 元组的个数
-    max(0, L - n + 1)；matches = sum_g min(预测中 g 的次数, max_r 参考 r 中 g 的次数)。"""
-    cases = [Case((pred, refs, n), _reference_matches(pred, refs, n), description)
-             for pred, refs, n, description in _MATCH_CASES]
-    return check_function(
-        '练习 7.6 截断的 n 元组匹配数', func, cases,
-        hint='用 ngram_counts(tokens, n) 数预测和每个参考译文的 n 元组；上限取各参考译文计数的逐项最大值'
-             '（Counter 的 |）；matches = sum(min(次数, 上限))，total = max(0, len(tokens) - n + 1)。',
-        diagnose=_diagnose_matches, compare_fn=_compare_matches)
-
-
-# ----------------------------------------------------------------------------------------------
-# 练习 7.7：成批的贪心解码（在评估模式下，每句在自己的 <eos> 处结束）
-# ----------------------------------------------------------------------------------------------
-
-PAD, BOS, EOS = 0, 1, 2
-VOCAB_SIZE = 7
-
-
-class ScriptedDecoder(nn.Module):
-    """A stand-in for the chapter's decoders: decoder(dec_X, state) -> (logits, state).
-
-    dec_X (batch_size, 1) is the previous token of each sentence; state (batch_size,) says which
-    script each row follows. The next token is table[state, previous token]. In training mode the
-    decoder imitates dropout noise deterministically: it prefers the token after the scripted one."""
-
-    def __init__(self, table):
-        super().__init__()
-        self.register_buffer('table', table)
-        self.noise = nn.Dropout(0.5)  # a submodule, so that modes are per module as in a real decoder
-
-    def forward(self, X, state):
-        if X.dim() != 2 or X.shape[1] != 1:
-            raise ValueError(f'dec_X 的形状应为 (batch_size, 1)，现在是 {tuple(X.shape)}')
-        if not isinstance(state, torch.Tensor) or state.shape != X.shape[:1]:
-            raise ValueError('state 应当原样传回解码器：它是上一次调用返回的 state')
-        nxt = self.table[state, X[:, 0].long()]
-        if self.training:
-            nxt = (nxt + 1) % self.table.shape[1]
-        logits = torch.full((X.shape[0], self.table.shape[1]), -5.0)
-        logits[torch.arange(X.shape[0]), nxt] = 5.0
-        return logits[:, None, :], state
-
-
-def _table():
-    """Scripts for four sentences over the tokens 0 <pad>, 1 <bos>, 2 <eos>, 3..6 words."""
-    table = torch.full((4, VOCAB_SIZE), 5, dtype=torch.long)
-    table[:, EOS] = 6                                   # after <eos> a careless loop goes on with 6
-    table[0, BOS], table[0, 3], table[0, 4] = 3, 4, EOS  # 3 4 <eos>
-    table[1, BOS], table[1, 6] = 6, EOS                  # 6 <eos>
-    table[2, BOS], table[2, 3] = 3, 3                    # 3 3 3 ... never ends
-    table[3, BOS] = EOS                                  # <eos> at once: an empty translation
-    return table
-
-
-def _reference_greedy(table, rows, num_steps, training=False):
-    """Plain-Python greedy decoding of the scripts (training=True: what the noisy mode would give)."""
-    out = []
-    for row in rows:
-        tokens, prev = [], BOS
-        for _ in range(num_steps):
-            prev = int(table[row, prev])
-            if training:
-                prev = (prev + 1) % table.shape[1]
-            if prev == EOS:
-                break
-            tokens.append(prev)
-        out.append(tokens)
-    return out
-
-
-def _run_greedy(func):
-    def run(rows, num_steps):
-        decoder = ScriptedDecoder(_table())
-        decoder.train()
-        state = rows.clone()
-        tokens = func(decoder, state, len(rows), BOS, EOS, num_steps)
-        return {'tokens': tokens, 'modes': [m.training for m in decoder.modules()]}
+def _run_clip(func):
+    """Call func(grads, theta) and remember whether it wrote into the tensors it was given."""
+    def run(grads, theta):
+        grads = list(grads)
+        before = [g.clone() for g in grads]
+        result = func(grads, theta)
+        unchanged = all(torch.equal(a, b) for a, b in zip(grads, before))
+        return {'result': result, 'unchanged': unchanged}
     return run
 
 
-def _as_lists(tokens):
-    if isinstance(tokens, torch.Tensor):
-        return tokens.tolist()
-    if isinstance(tokens, (list, tuple)):
-        return [t.tolist() if isinstance(t, torch.Tensor) else t for t in tokens]
-    return tokens
-
-
-def _compare_greedy(got, expected):
-    problem = compare(_as_lists(got['tokens']), expected, where='译文词元')
+def _compare_clip(got, expected):
+    problem = compare_pair(got['result'], (expected['clipped'], expected['norm']), ('clipped', 'norm'))
     if problem:
         return problem
-    if not all(got['modes']):
-        return '译文对了，但调用之后解码器没有回到训练模式'
+    if not got['unchanged']:
+        return '返回值对了，但传入的 grads 被改写了（原地修改）'
     return None
 
 
-def _diagnose_greedy(got, case):
-    rows, num_steps = case.args
-    table = _table()
-    tokens = _as_lists(got['tokens'])
-    if not isinstance(tokens, (list, tuple)):
-        return '应返回一个列表，每个句子一项：该句生成的词元索引（int 的列表，不含 <eos>）。'
-    if _matches(tokens, _reference_greedy(table, rows, num_steps, training=True)):
-        return ('词元都差了一点：解码器还在训练模式，dropout 仍在起作用。解码时要切换到评估模式，'
-                '例如 with eval_mode(decoder), torch.no_grad(): ...')
-    if _matches(tokens, _reference_greedy(table, rows, num_steps)) and not all(got['modes']):
-        return ('用完要把模式恢复成调用者原来的样子：只调用 decoder.eval() 会让之后的训练没有 dropout。'
-                '用本章的 eval_mode(decoder) 上下文管理器，它在离开时逐个恢复子模块的模式。')
-    right = _reference_greedy(table, rows, num_steps)
-    with_eos = [t + [EOS] if len(t) < num_steps else t for t in right]
-    if _matches(tokens, with_eos):
-        return '译文里不应包含 <eos>：生成 <eos> 表示这个句子结束了，<eos> 本身不放进结果。'
-    for steps in (num_steps - 1, num_steps + 1):
-        if steps >= 0 and _matches(tokens, _reference_greedy(table, rows, steps)):
-            return f'循环的步数差了一：每个句子最多生成 num_steps = {num_steps} 个词元（for _ in range(num_steps)）。'
-    if isinstance(tokens, (list, tuple)) and len(tokens) == len(right) and all(
-            isinstance(t, (list, tuple)) and list(t[:len(r)]) == r and len(t) > len(r) for t, r in zip(tokens, right)
-            if len(r) < num_steps):
-        return ('有的句子在它的 <eos> 之后还在继续生成：每个句子在生成**自己的** <eos> 时结束，'
-                '之后的词元（批量里其他句子还没结束时解码器照样会给出）要丢掉。')
-    first_only = []
-    for row in rows:
-        first = int(table[row, BOS])
-        first_only.append([] if first == EOS else [first] * num_steps)
-    if _matches(tokens, first_only):
-        return '每一步的输入都是 <bos>：下一步的输入应是这一步预测的词元，dec_X = Y.argmax(dim=2)。'
+def _diagnose_clip(got, case):
+    grads, theta = case.args
+    result = got['result']
+    if not (isinstance(result, (tuple, list)) and len(result) == 2):
+        return '最后写 return clipped, norm：一个新张量的列表，和裁剪前的全局范数。'
+    clipped, norm = result
+    if not got['unchanged']:
+        return ('不要改写传入的梯度（g.mul_()、g *= scale 都是原地操作）：用 g * scale 得到新张量。'
+                '第 7 章的 grad_clipping 原地修改 .grad 是有意的，这个练习要的是纯函数。')
+    if isinstance(clipped, (list, tuple)) and any(
+            isinstance(c, torch.Tensor) and c.is_floating_point() and bool(torch.isnan(c).any()) for c in clipped):
+        return ('结果里有 NaN：梯度全为 0 时 ||g|| = 0，不能让 0 做除数后再乘 0。用 '
+                'torch.clamp(theta / norm, max=1.0)（theta/0 = inf，截到 1），或者先判断。')
+    expected_clipped, expected_norm = _reference_clip(grads, theta)
+    if _matches(clipped, expected_clipped):
+        clipped_norm = math.sqrt(sum(float((c.double() ** 2).sum()) for c in expected_clipped))
+        if _matches(norm, clipped_norm):
+            return '返回的 norm 应当是裁剪**之前**的全局范数，你返回的是裁剪之后的。'
+        return None
+    per_tensor = [g * min(1.0, theta / max(float(g.norm()), 1e-12)) for g in grads]
+    if _matches(clipped, per_tensor):
+        return ('你把每个张量按它自己的范数分别裁剪了。要把所有张量的梯度看成一个长向量：'
+                '||g|| = sqrt(所有张量所有元素的平方和)，所有张量乘同一个因子 min(1, theta/||g||)，这样方向才不变。')
+    if expected_norm > 0 and _matches(clipped, [g * (theta / expected_norm) for g in grads]):
+        return ('||g|| 不超过 theta 的梯度应当原封不动；你把所有梯度都缩放到了长度 theta'
+                '（把小梯度放大了）。缩放因子是 min(1, theta/||g||)。')
+    sum_of_norms = sum(float(g.norm()) for g in grads)
+    if sum_of_norms > 0 and _matches(clipped, [g * min(1.0, theta / sum_of_norms) for g in grads]):
+        return ('全局范数不是各张量范数之和，而是 sqrt(各张量范数的平方和)：'
+                'torch.linalg.vector_norm(torch.stack([torch.linalg.vector_norm(g) for g in grads]))。')
     return None
 
 
-def greedy_decode(func) -> bool:
-    """练习 7.7：检查 func(decoder, state, batch_size, bos, eos, num_steps) 的成批贪心解码。
-
-    decoder(dec_X, state) -> (Y, state)，dec_X (batch_size, 1)，Y (batch_size, 1, vocab_size)。应返回
-    batch_size 个 int 列表：每个句子生成到它自己的 <eos> 为止（不含 <eos>），最多 num_steps 个词元；
-    解码时 decoder 处于评估模式，结束后恢复原来的模式。检查用一个照脚本输出的 ScriptedDecoder。"""
+def _clip_cases():
+    gen = torch.Generator().manual_seed(6)
+    big = [torch.full((2, 3), 2.0), torch.full((2,), 1.0)]
+    scale = 5 / math.sqrt(26.0)  # 全局范数恰好为 5
+    big = [g * scale for g in big]
+    random_grads = [torch.randn(4, 3, generator=gen), torch.randn(3, generator=gen),
+                    3 * torch.randn(2, 2, generator=gen)]
+    small = [g / 10 for g in big]  # 全局范数 0.5
+    zeros = [torch.zeros(2, 2), torch.zeros(3)]
     cases = []
-    for rows, num_steps in (([0, 1, 2, 3], 4), ([2, 0], 2), ([1], 1), ([0, 2], 5)):
-        rows = torch.tensor(rows)
-        cases.append(Case((rows, num_steps), _reference_greedy(_table(), rows, num_steps),
-                          f'{len(rows)} 个句子，num_steps={num_steps}'))
+    for grads, theta, description in (
+            (big, 1.0, '两个张量 (2, 3) 和 (2,)，全局范数 5，theta=1'),
+            (random_grads, 2.0, '三个随机张量 (4, 3)、(3,)、(2, 2)，theta=2'),
+            (small, 1.0, '两个张量，全局范数 0.5，theta=1（不用裁剪）'),
+            (zeros, 1.0, '梯度全为 0，theta=1')):
+        clipped, norm = _reference_clip(grads, theta)
+        cases.append(Case((grads, theta), {'clipped': clipped, 'norm': norm}, description))
+    return cases
+
+
+def clip_by_global_norm(func) -> bool:
+    """练习 7.6：检查 func(grads, theta) -> (clipped, norm)。
+
+    grads 是张量的列表（形状各不相同）。norm 是把它们看成一个长向量时的长度 ||g||（裁剪之前）；
+    clipped 是新张量的列表 [g * min(1, theta/||g||) for g in grads]；grads 本身不得被改动；
+    梯度全为 0 时不得出现 NaN。"""
     return check_function(
-        '练习 7.7 成批的贪心解码', _run_greedy(func), cases,
-        hint='with eval_mode(decoder), torch.no_grad(): 从 (batch_size, 1) 的 <bos> 出发，循环 num_steps 次：'
-             'Y, state = decoder(dec_X, state)；dec_X = Y.argmax(dim=2)；记下每步的词元；'
-             '最后每个句子截到它的第一个 <eos>。',
-        diagnose=_diagnose_greedy, compare_fn=_compare_greedy)
+        '练习 7.6 按全局范数裁剪梯度', _run_clip(func), _clip_cases(),
+        hint='||g|| = sqrt(所有张量所有元素的平方和)；scale = min(1, theta/||g||)；'
+             'return [g * scale for g in grads], ||g||。',
+        diagnose=_diagnose_clip, compare_fn=_compare_clip)
+
+
+# ----------------------------------------------------------------------------------------------
+# 练习 7.7：强制教学的一个小批量（剪掉尾部的 <pad> 列，构造解码器输入）
+# ----------------------------------------------------------------------------------------------
+
+def _reference_teacher_forcing(Y, Y_valid_len, bos):
+    length = max(int(v) for v in Y_valid_len)
+    labels = [[int(v) for v in row[:length]] for row in Y]
+    dec_input = [[bos] + row[:-1] for row in labels]
+    return torch.tensor(dec_input, dtype=torch.long), torch.tensor(labels, dtype=torch.long)
+
+
+def _compare_teacher_forcing(got, expected):
+    return compare_pair(got, expected, ('dec_input', 'labels'))
+
+
+def _diagnose_teacher_forcing(got, case):
+    Y, Y_valid_len, bos = case.args
+    dec_input, labels, problem = _pair(got, ('dec_input', 'labels'))
+    if problem:
+        return '最后写 return dec_input, labels：先是解码器的输入，再是剪过的标签。'
+    expected_dec, expected_labels = _reference_teacher_forcing(Y, Y_valid_len, bos)
+    length, num_steps = expected_labels.shape[1], Y.shape[1]
+    if _matches(dec_input, expected_labels) and _matches(labels, expected_dec):
+        return '两个返回值的顺序反了：先返回 dec_input（以 <bos> 开头），再返回 labels。'
+    if not isinstance(labels, torch.Tensor) or not isinstance(dec_input, torch.Tensor):
+        return 'dec_input 和 labels 都应当是张量。'
+    if labels.dim() == 2 and labels.shape[1] != length:
+        if labels.shape[1] == num_steps:
+            return (f'标签没有剪：这一批最长的有效长度是 {length}，后面 {num_steps - length} 列全是 <pad>，'
+                    '要剪掉：Y[:, :int(Y_valid_len.max())]。')
+        if labels.shape[1] == min(int(v) for v in Y_valid_len):
+            return '剪到的是最短的有效长度，较长的句子被截掉了：应剪到这一批**最大**的有效长度。'
+        if abs(labels.shape[1] - length) == 1:
+            return (f'差了一列：有效长度（包括 <eos>）就是要保留的列数，应剪到 Y_valid_len.max() = {length} 列，'
+                    '不要再加一或减一。')
+        return f'labels 应有 {length} 列（这一批最大的有效长度）。'
+    if _matches(labels, expected_labels) and dec_input.dim() == 2 and dec_input.shape != labels.shape:
+        return ('解码器输入要用剪过的标签来构造，形状与 labels 相同：'
+                'torch.cat([<bos> 列, labels[:, :-1]], dim=1)。')
+    if _matches(labels, expected_labels) and dec_input.shape == labels.shape:
+        bos_col = torch.full((labels.shape[0], 1), bos, dtype=torch.long)
+        if _matches(dec_input, labels):
+            return '解码器输入就是标签本身：第 t 步要读的是上一个词元，在最前面拼上 <bos>，再去掉最后一列。'
+        if _matches(dec_input, torch.cat([bos_col, labels[:, 1:]], dim=1)):
+            return ('去掉的应当是标签的**最后**一列，不是第一列：'
+                    '第 t 步读 y_{t-1}，最后一个词元之后没有要预测的东西。')
+        if _matches(dec_input, torch.cat([labels[:, 1:], bos_col], dim=1)) or \
+                _matches(dec_input, torch.cat([labels[:, :-1], bos_col], dim=1)):
+            return '<bos> 要拼在最前面（第 0 列），不是最后面。'
+    return None
+
+
+def _teacher_forcing_cases():
+    cases = []
+    for rows, valid, bos, description in (
+            ([[5, 6, 7, 2, 0, 0], [8, 2, 0, 0, 0, 0]], [4, 2], 1, 'Y 形状 (2, 6)，Y_valid_len=[4, 2]，bos=1'),
+            ([[4, 5, 6, 7, 2], [2, 0, 0, 0, 0], [9, 3, 2, 0, 0]], [5, 1, 3], 1,
+             'Y 形状 (3, 5)，Y_valid_len=[5, 1, 3]（最长的没有填充），bos=1'),
+            ([[6, 2, 0, 0]], [2], 3, 'Y 形状 (1, 4)，Y_valid_len=[2]，bos=3')):
+        Y, Y_valid_len = torch.tensor(rows), torch.tensor(valid)
+        cases.append(Case((Y, Y_valid_len, bos), _reference_teacher_forcing(Y, Y_valid_len, bos), description))
+    return cases
+
+
+def teacher_forcing_batch(func) -> bool:
+    """练习 7.7：检查 func(Y, Y_valid_len, bos) -> (dec_input, labels)。
+
+    Y (batch_size, num_steps) 是补齐过的标签，Y_valid_len (batch_size,)。labels 是剪到这一批最大有效
+    长度 L 的 Y[:, :L]；dec_input 形状相同：第 0 列是 bos，其后是 labels 去掉最后一列。Y 不得被改动。"""
+    return check_function(
+        '练习 7.7 强制教学的一个小批量', func, _teacher_forcing_cases(),
+        hint='L = int(Y_valid_len.max())；labels = Y[:, :L]；'
+             'dec_input = torch.cat([torch.full((batch_size, 1), bos), labels[:, :-1]], dim=1)。',
+        diagnose=_diagnose_teacher_forcing, compare_fn=_compare_teacher_forcing)

@@ -1,132 +1,202 @@
-"""Checks for the exercises of chapter 8 (注意力汇聚).
+"""Checks for the exercises of chapter 8 (训练一个翻译模型：检查点与续训).
 
-Expected answers come from reference code in this module that loops over queries and keys with
-Python's math on small seeded inputs; it never calls the student's function. The hints name the
-chapter's typical mistakes: softmax over the wrong axis, a score with the wrong sign or without the
-absolute value, unnormalised kernel values, and, for leave-one-out, letting a point see itself or
-removing it after the softmax.
+The check trains a tiny classifier (two linear layers with dropout, 24 samples, an Adam optimizer and a
+data pipeline that draws from both torch's and Python's random number generators) on the CPU, so it
+runs in milliseconds. The expected result is an uninterrupted run of the same training, computed by
+reference code in this module, never by the student's function. The caller's random number states
+are restored afterwards, so running the check does not change what later cells of the notebook draw.
 """
 from __future__ import annotations
 
-import math
+import contextlib
+import copy
+import random
 
 import torch
+from torch import nn
+from torch.nn import functional as F
 
 from d2l_exercises.core import Case, check_function
-from d2l_exercises.core import matches as _matches
 
-__all__ = ['laplace_weights', 'loo_predict']
+__all__ = ['make_checkpoint']
 
-
-def _softmax(scores):
-    top = max(scores)
-    exps = [math.exp(s - top) for s in scores]
-    return [e / sum(exps) for e in exps]
+_EPOCHS_BEFORE, _EPOCHS_AFTER = 2, 2
 
 
 # ----------------------------------------------------------------------------------------------
-# 练习 8.2：拉普拉斯核的注意力权重
+# 练习 8.5：检查点里要有什么
 # ----------------------------------------------------------------------------------------------
 
-def _reference_laplace(queries, keys, w):
-    rows = [_softmax([-abs(float(q) - float(k)) * w for k in keys]) for q in queries]
-    return torch.tensor(rows, dtype=torch.float32)
-
-
-def _diagnose_laplace(got, case):
-    queries, keys, w = case.args
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (len(queries), len(keys)):
-        return '权重矩阵的形状应为 (n_q, n_k)：查询排成列 queries[:, None]，键排成行 keys[None, :]。'
-    diffs = queries[:, None] - keys[None, :]
-    mistakes = [
-        (torch.softmax(-diffs.abs() * w, dim=0),
-         'softmax 沿错了维度：每个查询（每一行）分给各个键的权重之和应为 1，用 dim=1（或 dim=-1）。'),
-        (torch.softmax(-(diffs * w) ** 2 / 2, dim=1),
-         '这是 8.4 节的高斯核。拉普拉斯核的分数是 -|x - x_i|·w：取绝对值，不平方。'),
-        (torch.softmax(-diffs * w, dim=1),
-         '分数里少了绝对值：-(x - x_i)·w 会让查询右边很远的键得到很大的权重。用 (queries[:, None] - keys).abs()。'),
-        (torch.softmax(diffs.abs() * w, dim=1),
-         '分数的符号反了：离查询越近，分数应越高，所以是 -|x - x_i|·w。'),
-        (torch.exp(-diffs.abs() * w),
-         '只算了核函数的值 exp(-|x - x_i|·w)，没有归一化：每行要除以这一行的和（也就是 softmax）。'),
-    ]
-    for wrong, hint in mistakes:
-        if _matches(got, wrong):
-            return hint
-    return None
-
-
-def laplace_weights(func) -> bool:
-    """练习 8.2：检查 func(queries, keys, w) 给出的拉普拉斯核注意力权重。
-
-    queries (n_q,)、keys (n_k,)、w 是一个数。应返回 (n_q, n_k) 的权重：第 i 行是
-    softmax_j(-|queries[i] - keys[j]|·w)，每行和为 1。"""
+def _data():
     gen = torch.Generator().manual_seed(8)
-    cases = []
-    for n_q, n_k, w in ((3, 4, 1.0), (2, 5, 2.5), (4, 3, 0.0)):
-        queries = torch.rand(n_q, generator=gen) * 5
-        keys = torch.rand(n_k, generator=gen) * 5
-        cases.append(Case((queries, keys, w), _reference_laplace(queries, keys, w),
-                          f'{n_q} 个查询、{n_k} 个键（随机取自 [0, 5)），w={w}'))
-    return check_function(
-        '练习 8.2 拉普拉斯核的注意力权重', func, cases,
-        hint='仿照 nw_weights：scores = -(queries[:, None] - keys[None, :]).abs() * w，'
-             '再 torch.softmax(scores, dim=1)。',
-        diagnose=_diagnose_laplace)
+    X = torch.randn(24, 4, generator=gen)
+    y = torch.randint(0, 3, (24,), generator=gen)
+    # shuffle=True: every epoch draws its order from torch's global generator
+    return torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, y), batch_size=6, shuffle=True)
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 8.7：留一法的核回归预测
-# ----------------------------------------------------------------------------------------------
-
-def _reference_loo(x, y, w):
-    n, out = len(x), []
-    for i in range(n):
-        others = [j for j in range(n) if j != i]
-        weights = _softmax([-((float(x[i]) - float(x[j])) * w) ** 2 / 2 for j in others])
-        out.append(sum(a * float(y[j]) for a, j in zip(weights, others)))
-    return torch.tensor(out, dtype=torch.float32)
+def _model(seed):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Dropout(0.3), nn.Linear(8, 3))
 
 
-def _diagnose_loo(got, case):
-    x, y, w = case.args
-    n = len(x)
-    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (n,):
-        return f'应返回形状为 (n,) = ({n},) 的预测：每个训练点一个。'
-    scores = -((x[:, None] - x[None, :]) * w) ** 2 / 2
-    self_mask = torch.eye(n, dtype=torch.bool)
-    mistakes = [
-        (torch.softmax(scores, dim=1) @ y,
-         '每个点也看见了它自己：(x_i, y_i) 还在键值对里。把对角线上的分数换成 -inf（或 -1e6），'
-         '或者像 8.6 节那样用非对角线的掩码取出其余 n-1 个点。注意自己的分数本来就是 0，把它换成 0 没有用。'),
-        (torch.softmax(scores, dim=1).masked_fill(self_mask, 0) @ y,
-         '你在 softmax 之后才把自己的权重置 0，其余权重之和不再是 1，预测整体偏小。'
-         '要在 softmax 之前把自己的分数换成 -inf，让其余 n-1 个权重重新归一化。'),
-        (torch.softmax(scores.masked_fill(self_mask, float('-inf')), dim=0) @ y,
-         'softmax 沿错了维度：第 i 行是第 i 个查询的权重，要沿 dim=1 归一化。'),
-        (torch.softmax((-((x[:, None] - x[None, :]) * w) ** 2).masked_fill(self_mask, float('-inf')), dim=1) @ y,
-         '分数少了 1/2：高斯核的分数是 -((x_i - x_j)·w)² / 2。'),
-    ]
-    for wrong, hint in mistakes:
-        if _matches(got, wrong):
-            return hint
+def _optimizer(net):
+    return torch.optim.Adam(net.parameters(), lr=0.05)
+
+
+def _train_epoch(net, optimizer, data):
+    """One epoch; the 'augmentation' draws from Python's random, dropout and shuffling from torch's."""
+    net.train()
+    total = 0.0
+    for X, y in data:
+        X = X + random.gauss(0.0, 0.1)
+        loss = F.cross_entropy(net(X), y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item()
+    return total / len(data)
+
+
+def _start(seed):
+    torch.manual_seed(seed)
+    random.seed(seed)
+    data, net = _data(), _model(seed)
+    return data, net, _optimizer(net)
+
+
+def _reference(seed):
+    """The uninterrupted run: its final weights and its loss of every epoch."""
+    data, net, optimizer = _start(seed)
+    history = [_train_epoch(net, optimizer, data) for _ in range(_EPOCHS_BEFORE + _EPOCHS_AFTER)]
+    return {'weights': [t.clone() for t in net.state_dict().values()], 'history': history}
+
+
+def _same_tensors(a, b):
+    """Nested containers of tensors and numbers, equal bit for bit."""
+    if isinstance(a, torch.Tensor):
+        return isinstance(b, torch.Tensor) and a.shape == b.shape and torch.equal(a, b)
+    if isinstance(a, dict):
+        return isinstance(b, dict) and a.keys() == b.keys() and all(_same_tensors(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return isinstance(b, (list, tuple)) and len(a) == len(b) and all(_same_tensors(x, y) for x, y in zip(a, b))
+    return a == b
+
+
+def _structure_problem(state):
+    if not isinstance(state, dict):
+        return f"应当返回一个字典 {{'model', 'optimizer', 'epoch', 'loss_history', 'rng'}}，却返回了 {type(state).__name__}"
+    missing = [k for k in ('model', 'optimizer', 'epoch', 'loss_history', 'rng') if k not in state]
+    if missing:
+        return f'返回的字典缺少 {missing}'
+    if not isinstance(state['rng'], dict) or not {'torch', 'python'} <= set(state['rng']):
+        return "state['rng'] 应当是字典 {'torch': torch 的随机数状态, 'python': random 模块的状态}"
     return None
 
 
-def loo_predict(func) -> bool:
-    """练习 8.7：检查 func(x, y, w) 给出的留一法 Nadaraya–Watson 预测。
+@contextlib.contextmanager
+def _caller_rng_kept():
+    """Whatever runs inside, torch's and Python's global random states are as before afterwards."""
+    caller_torch, caller_python = torch.get_rng_state(), random.getstate()
+    try:
+        yield
+    finally:
+        torch.set_rng_state(caller_torch)
+        random.setstate(caller_python)
 
-    x、y 形状 (n,)，w 是一个数。第 i 个预测只用其余 n-1 个点：
-    sum_{j != i} softmax_j(-((x_i - x_j)·w)² / 2) · y_j。返回 (n,)，x、y 不得被改动。"""
-    gen = torch.Generator().manual_seed(7)
-    cases = []
-    for n, w, description in ((5, 1.0, '5 个随机点，w=1'), (6, 4.0, '6 个随机点，w=4'),
-                              (2, 1.0, '2 个点，w=1：每个点只能用另一个点来预测')):
-        x, _ = torch.sort(torch.rand(n, generator=gen) * 5)
-        y = 2 * torch.sin(x) + x ** 0.8 + 0.5 * torch.randn(n, generator=gen)
-        cases.append(Case((x, y, w), _reference_loo(x, y, w), description))
+
+def _run(func):
+    """Train, call func mid-way, train on; then resume a new model from func's dictionary."""
+    def run(seed):
+        with _caller_rng_kept():
+            return _scenario(func, seed)
+    return run
+
+
+def _scenario(func, seed):
+    data, net, optimizer = _start(seed)
+    history = [_train_epoch(net, optimizer, data) for _ in range(_EPOCHS_BEFORE)]
+    snapshot = {'model': copy.deepcopy(net.state_dict()), 'optimizer': copy.deepcopy(optimizer.state_dict()),
+                'torch': torch.get_rng_state(), 'python': random.getstate(), 'history': list(history)}
+    state = func(net, optimizer, _EPOCHS_BEFORE, history)
+    problem = _structure_problem(state)
+    if problem:
+        return {'problem': problem}
+    # the session goes on for a while before it is lost: a snapshot must not follow the live objects
+    history += [_train_epoch(net, optimizer, data) for _ in range(_EPOCHS_AFTER)]
+    flags = {
+        'model_is_snapshot': _same_tensors(state['model'], snapshot['model']),
+        'optimizer_is_snapshot': _same_tensors(state['optimizer'], snapshot['optimizer']),
+        'torch_rng': isinstance(state['rng']['torch'], torch.Tensor)
+        and _same_tensors(state['rng']['torch'], snapshot['torch']),
+        'python_rng': _same_tensors(state['rng']['python'], snapshot['python']),
+        'history_is_copy': _same_tensors(state['loss_history'], snapshot['history']),
+        'epoch': state['epoch'],
+    }
+    # a new process: other seeds, a new model and optimizer; everything must come from `state`
+    torch.manual_seed(seed + 1000)
+    random.seed(seed + 1000)
+    resumed = _model(seed + 1)
+    resumed_optimizer = _optimizer(resumed)
+    try:
+        resumed.load_state_dict(state['model'])
+        resumed_optimizer.load_state_dict(state['optimizer'])
+        torch.set_rng_state(state['rng']['torch'])
+        random.setstate(state['rng']['python'])
+        resumed_history = list(state['loss_history'])
+    except Exception as error:  # the dictionary's content does not restore: a wrong answer, explained
+        return {'problem': f'用你返回的字典恢复模型、优化器和随机数状态时出错：{type(error).__name__}: {error}',
+                **flags}
+    resumed_history += [_train_epoch(resumed, resumed_optimizer, data) for _ in range(_EPOCHS_AFTER)]
+    return {'problem': None, 'weights': [t.clone() for t in resumed.state_dict().values()],
+            'history': resumed_history, **flags}
+
+
+def _compare(got, expected):
+    if got.get('problem'):
+        return got['problem']
+    if got['epoch'] != _EPOCHS_BEFORE:
+        return f"state['epoch'] 应当是 {_EPOCHS_BEFORE}（调用时已训练的轮数），却是 {got['epoch']!r}"
+    if len(got['history']) != len(expected['history']) or got['history'] != expected['history']:
+        return (f"续训之后的损失记录应当是 {[round(x, 4) for x in expected['history']]}，"
+                f"却是 {[round(x, 4) if isinstance(x, float) else x for x in got['history']]}")
+    if not _same_tensors(got['weights'], expected['weights']):
+        return '续训之后的模型参数与不中断时不完全相同'
+    return None
+
+
+def _diagnose(got, case):
+    if got.get('problem') and 'model_is_snapshot' not in got:
+        return None
+    if not got['model_is_snapshot']:
+        return ("state['model'] 不是快照：net.state_dict() 返回的张量与模型参数共用内存，接着训练时它们跟着变，"
+                '续训读到的是后来的参数。用 copy.deepcopy(net.state_dict())。')
+    if not got['optimizer_is_snapshot']:
+        return ("state['optimizer'] 不是快照：Adam 原地更新它的 m、v 和步数，optimizer.state_dict() 里的张量"
+                '会跟着变。用 copy.deepcopy(optimizer.state_dict())。')
+    if not got['torch_rng']:
+        return ("state['rng']['torch'] 应当是调用时 torch 的随机数状态 torch.get_rng_state()：数据的打乱顺序和 "
+                'dropout 的掩码都从它来，少了它续训的数据顺序就与不中断时不同。')
+    if not got['python_rng']:
+        return ("state['rng']['python'] 应当是调用时 random 模块的状态 random.getstate()：这个数据管道用 "
+                'random 做数据增强。')
+    if not got['history_is_copy']:
+        return ("state['loss_history'] 要复制一份（list(loss_history)）：调用者之后还会往自己的列表里追加，"
+                '同一个列表会跟着变长。')
+    return None
+
+
+def make_checkpoint(func) -> bool:
+    """练习 8.5：检查 func(net, optimizer, epoch, loss_history) -> dict。
+
+    字典含 'model'、'optimizer'（两者都是快照）、'epoch'、'loss_history'（一份复制）和
+    'rng': {'torch', 'python'}；用它让一个新的模型和优化器续训，结果必须与不中断时逐位相同。"""
+    with _caller_rng_kept():
+        cases = [Case((seed,), _reference(seed), f'一个小分类器，训练 {_EPOCHS_BEFORE} 轮后“中断”，再续训 '
+                                                 f'{_EPOCHS_AFTER} 轮（种子 {seed}）') for seed in (0, 1)]
     return check_function(
-        '练习 8.7 留一法的核回归预测', func, cases,
-        hint='scores = -((x[:, None] - x[None, :]) * w) ** 2 / 2，形状 (n, n)；把对角线换成 -inf：'
-             'scores.masked_fill(torch.eye(n, dtype=torch.bool), float("-inf"))；再沿 dim=1 softmax，乘 y。',
-        diagnose=_diagnose_loo)
+        '练习 8.5 检查点里要有什么', _run(func), cases,
+        hint="return {'model': copy.deepcopy(net.state_dict()), 'optimizer': copy.deepcopy(optimizer.state_dict()), "
+             "'epoch': epoch, 'loss_history': list(loss_history), "
+             "'rng': {'torch': torch.get_rng_state(), 'python': random.getstate()}}。",
+        diagnose=_diagnose, compare_fn=_compare)

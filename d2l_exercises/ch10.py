@@ -1,169 +1,132 @@
-"""Checks for the coding exercises of chapter 10 (Bahdanau 注意力).
+"""Checks for the exercises of chapter 10 (注意力汇聚).
 
-The expected answers are computed here, independently of the student's code and of ``d2l_local``:
-explicit loops over the sentences of a batch, in float64, on small seeded CPU tensors.
+Expected answers come from reference code in this module that loops over queries and keys with
+Python's math on small seeded inputs; it never calls the student's function. The hints name the
+chapter's typical mistakes: softmax over the wrong axis, a score with the wrong sign or without the
+absolute value, unnormalised kernel values, and, for leave-one-out, letting a point see itself or
+removing it after the softmax.
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
-from d2l_exercises.core import Case, check_function, compare
+from d2l_exercises.core import Case, check_function
+from d2l_exercises.core import matches as _matches
 
-__all__ = ["last_valid_outputs", "bahdanau_context"]
-
-
-def _same(got, alternative):
-    """True when `got` is the answer of a known wrong implementation (within a looser tolerance than the
-    check itself: the wrong variants are computed in float64, the student's code runs in float32)."""
-    return compare(got, alternative, atol=1e-4, rtol=1e-3) is None
+__all__ = ['laplace_weights', 'loo_predict']
 
 
-# ---------------------------------------------------------------- 练习 10.7 last_valid_outputs
-
-def _last_valid_reference(enc_outputs, valid_lens):
-    return torch.stack([enc_outputs[int(n) - 1, b] for b, n in enumerate(valid_lens)])
-
-
-def _last_valid_cases():
-    gen = torch.Generator().manual_seed(10)
-    cases = []
-    for num_steps, batch_size, num_hiddens, lens in ((6, 4, 3, [3, 1, 4, 2]), (5, 3, 4, [5, 2, 3]),
-                                                     (7, 4, 3, [1, 7, 4, 6])):
-        outputs = torch.randn(num_steps, batch_size, num_hiddens, generator=gen)
-        valid_lens = torch.tensor(lens)
-        cases.append(Case(args=(outputs, valid_lens), expected=_last_valid_reference(outputs, valid_lens),
-                          description=f"enc_outputs 形状 {(num_steps, batch_size, num_hiddens)}，"
-                                      f"valid_lens={lens}"))
-    return cases
+def _softmax(scores):
+    top = max(scores)
+    exps = [math.exp(s - top) for s in scores]
+    return [e / sum(exps) for e in exps]
 
 
-def _last_valid_diagnose(got, case):
-    outputs, valid_lens = case.args
-    num_steps, batch_size, _ = outputs.shape
-    batch = torch.arange(batch_size)
-    if _same(got, outputs[-1]):
-        return ("你取的是最后一个时间步 enc_outputs[-1]：对较短的句子，那是 <pad> 上的输出。"
-                "要按每句的有效长度取第 valid_lens[b] - 1 步。")
-    if bool((valid_lens < num_steps).all()) and _same(got, outputs[valid_lens, batch]):
-        return ("差了一步：有效长度为 n 的句子，最后一个有效位置的下标是 n - 1（从 0 数起），"
-                "即 enc_outputs[valid_lens - 1, torch.arange(batch_size)]。")
-    if _same(got, outputs[0]):
-        return "你取的是第 0 个时间步：要取每句最后一个有效位置，第 valid_lens[b] - 1 步。"
-    if isinstance(got, torch.Tensor) and tuple(got.shape) == (batch_size, batch_size, outputs.shape[2]):
-        return ("enc_outputs[valid_lens - 1] 为每个长度取出了整个批量（形状 (batch_size, batch_size, num_hiddens)）。"
-                "还要用第二个下标选句子，两个下标张量按位置配对：enc_outputs[valid_lens - 1, torch.arange(batch_size)]。")
-    if bool((valid_lens <= batch_size).all()) and batch_size <= num_steps \
-            and _same(got, outputs[batch, valid_lens - 1]):
-        return ("两个下标的顺序反了：enc_outputs 是时间步优先的 (num_steps, batch_size, num_hiddens)，"
-                "第一个下标选时间步，第二个选句子。")
+# ----------------------------------------------------------------------------------------------
+# 练习 10.2：拉普拉斯核的注意力权重
+# ----------------------------------------------------------------------------------------------
+
+def _reference_laplace(queries, keys, w):
+    rows = [_softmax([-abs(float(q) - float(k)) * w for k in keys]) for q in queries]
+    return torch.tensor(rows, dtype=torch.float32)
+
+
+def _diagnose_laplace(got, case):
+    queries, keys, w = case.args
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (len(queries), len(keys)):
+        return '权重矩阵的形状应为 (n_q, n_k)：查询排成列 queries[:, None]，键排成行 keys[None, :]。'
+    diffs = queries[:, None] - keys[None, :]
+    mistakes = [
+        (torch.softmax(-diffs.abs() * w, dim=0),
+         'softmax 沿错了维度：每个查询（每一行）分给各个键的权重之和应为 1，用 dim=1（或 dim=-1）。'),
+        (torch.softmax(-(diffs * w) ** 2 / 2, dim=1),
+         '这是 10.4 节的高斯核。拉普拉斯核的分数是 -|x - x_i|·w：取绝对值，不平方。'),
+        (torch.softmax(-diffs * w, dim=1),
+         '分数里少了绝对值：-(x - x_i)·w 会让查询右边很远的键得到很大的权重。用 (queries[:, None] - keys).abs()。'),
+        (torch.softmax(diffs.abs() * w, dim=1),
+         '分数的符号反了：离查询越近，分数应越高，所以是 -|x - x_i|·w。'),
+        (torch.exp(-diffs.abs() * w),
+         '只算了核函数的值 exp(-|x - x_i|·w)，没有归一化：每行要除以这一行的和（也就是 softmax）。'),
+    ]
+    for wrong, hint in mistakes:
+        if _matches(got, wrong):
+            return hint
     return None
 
 
-def last_valid_outputs(func) -> bool:
-    """练习 10.7：检查 ``last_valid_outputs(enc_outputs, valid_lens)``。
+def laplace_weights(func) -> bool:
+    """练习 10.2：检查 func(queries, keys, w) 给出的拉普拉斯核注意力权重。
 
-    enc_outputs 是编码器时间步优先的输出 (num_steps, batch_size, num_hiddens)，valid_lens (batch_size,)
-    （每个都在 1 … num_steps 之间）-> (batch_size, num_hiddens)：第 b 句在第 valid_lens[b] - 1 步的输出。
-    认得出取最后一步（填充）、差一步、取第 0 步、下标顺序反了这几种错误。
-    """
-    return check_function(
-        "练习 10.7 取出每个句子最后一个有效位置的编码器输出", func, _last_valid_cases(),
-        hint=("第 b 句的答案是 enc_outputs[valid_lens[b] - 1, b]；一次取出整批可以用两个下标张量配对："
-              "enc_outputs[valid_lens - 1, torch.arange(batch_size)]。"),
-        diagnose=_last_valid_diagnose)
-
-
-# ---------------------------------------------------------------- 练习 10.8 bahdanau_context
-
-def _context_reference(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v):
-    """One sentence at a time: e_t = w_v·tanh(W_q s + W_k h_t) over the valid positions only."""
-    batch_size, num_src_steps, key_size = enc_outputs.shape
-    contexts = torch.zeros(batch_size, key_size, dtype=torch.float64)
-    weights = torch.zeros(batch_size, num_src_steps, dtype=torch.float64)
-    for b in range(batch_size):
-        n = int(enc_valid_lens[b])
-        h = enc_outputs[b, :n].double()                                        # (n, key_size)
-        scores = torch.tanh(W_q.double() @ query[b].double() + h @ W_k.double().T) @ w_v.double()  # (n,)
-        alpha = torch.softmax(scores, dim=0)
-        weights[b, :n] = alpha
-        contexts[b] = alpha @ h
-    return contexts.float(), weights.float()
-
-
-def _context_variant(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v, *, mask=True, tanh=True,
-                     softmax_dim=-1, normalise=True):
-    """The vectorised computation with one typical mistake switched on."""
-    q, h = query.double(), enc_outputs.double()
-    features = (q @ W_q.double().T)[:, None, :] + h @ W_k.double().T           # (batch, steps, hidden)
-    scores = (torch.tanh(features) if tanh else features) @ w_v.double()       # (batch, steps)
-    keep = torch.arange(h.shape[1])[None, :] < enc_valid_lens[:, None]
-    if mask:
-        scores = scores.masked_fill(~keep, float("-inf"))
-    weights = torch.softmax(scores, dim=softmax_dim) if normalise else scores.masked_fill(~keep, 0.0)
-    weights = weights.nan_to_num(0.0)
-    return (weights[:, :, None] * h).sum(dim=1).float(), weights.float()
-
-
-def _context_cases():
-    gen = torch.Generator().manual_seed(10)
+    queries (n_q,)、keys (n_k,)、w 是一个数。应返回 (n_q, n_k) 的权重：第 i 行是
+    softmax_j(-|queries[i] - keys[j]|·w)，每行和为 1。"""
+    gen = torch.Generator().manual_seed(8)
     cases = []
-    for batch_size, steps, query_size, key_size, hidden, lens in ((2, 4, 3, 4, 5, [2, 4]),
-                                                                    (3, 6, 5, 3, 4, [1, 6, 3])):
-        query = torch.randn(batch_size, query_size, generator=gen)
-        enc_outputs = torch.randn(batch_size, steps, key_size, generator=gen)
-        valid = torch.tensor(lens)
-        enc_outputs[torch.arange(steps)[None, :] >= valid[:, None]] += 3.0    # 填充位置上的输出与众不同
-        W_q = torch.randn(hidden, query_size, generator=gen)
-        W_k = torch.randn(hidden, key_size, generator=gen)
-        w_v = torch.randn(hidden, generator=gen)
-        args = (query, enc_outputs, valid, W_q, W_k, w_v)
-        cases.append(Case(args=args, expected=_context_reference(*args),
-                          description=f"query 形状 {(batch_size, query_size)}，enc_outputs 形状 "
-                                      f"{(batch_size, steps, key_size)}，enc_valid_lens={lens}，"
-                                      f"W_q {tuple(W_q.shape)}，W_k {tuple(W_k.shape)}，w_v {tuple(w_v.shape)}"))
-    return cases
+    for n_q, n_k, w in ((3, 4, 1.0), (2, 5, 2.5), (4, 3, 0.0)):
+        queries = torch.rand(n_q, generator=gen) * 5
+        keys = torch.rand(n_k, generator=gen) * 5
+        cases.append(Case((queries, keys, w), _reference_laplace(queries, keys, w),
+                          f'{n_q} 个查询、{n_k} 个键（随机取自 [0, 5)），w={w}'))
+    return check_function(
+        '练习 10.2 拉普拉斯核的注意力权重', func, cases,
+        hint='仿照 nw_weights：scores = -(queries[:, None] - keys[None, :]).abs() * w，'
+             '再 torch.softmax(scores, dim=1)。',
+        diagnose=_diagnose_laplace)
 
 
-def _context_diagnose(got, case):
-    if not (isinstance(got, (tuple, list)) and len(got) == 2
-            and all(isinstance(t, torch.Tensor) for t in got)):
-        return "要返回一个二元组 (context, weights)：context (batch_size, key_size)，weights (batch_size, num_src_steps)。"
-    for kwargs, message in (
-            (dict(tanh=False), "分数里少了 tanh：e_t = w_vᵀ tanh(W_q s + W_k h_t)。"),
-            (dict(softmax_dim=0), "softmax 沿错了轴：每个句子的权重要在它自己的源位置上归一化（dim=-1），不是在批量上。"),
-            (dict(normalise=False), "上下文是用没有归一化的分数加权的：先 softmax 得到权重，再对 enc_outputs 加权求和。")):
-        if _same(got, _context_variant(*case.args, **kwargs)):
-            return message
-    context, weights = got
-    query, enc_outputs, valid, *_ = case.args
-    steps = enc_outputs.shape[1]
-    if tuple(weights.shape) == (len(valid), steps):
-        pad = torch.arange(steps)[None, :] >= valid[:, None]
-        if bool((weights.detach()[pad].abs() > 1e-6).any()):
-            return ("填充位置分到了权重：只有前 enc_valid_lens[b] 个位置是源句的内容。"
-                    "打分后用 d2l.masked_softmax（注意它要求三维的分数：scores.unsqueeze(1)）或把填充位置"
-                    "的分数换成 -inf 再 softmax。")
-        sums = weights.detach().double().sum(dim=-1)
-        if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
-            return ("每个句子的权重之和应当是 1，你的是 "
-                    f"{[round(v, 4) for v in sums.tolist()]}：先遮蔽填充位置、再 softmax，"
-                    "不要 softmax 之后才把填充位置置 0（那样有效位置的权重就不再归一）。")
-    if _same(context, _context_variant(*case.args)[0]):
-        return "context 对了，weights 不对：返回的应当是 softmax 之后的注意力权重（填充位置为 0）。"
+# ----------------------------------------------------------------------------------------------
+# 练习 10.7：留一法的核回归预测
+# ----------------------------------------------------------------------------------------------
+
+def _reference_loo(x, y, w):
+    n, out = len(x), []
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        weights = _softmax([-((float(x[i]) - float(x[j])) * w) ** 2 / 2 for j in others])
+        out.append(sum(a * float(y[j]) for a, j in zip(weights, others)))
+    return torch.tensor(out, dtype=torch.float32)
+
+
+def _diagnose_loo(got, case):
+    x, y, w = case.args
+    n = len(x)
+    if not isinstance(got, torch.Tensor) or tuple(got.shape) != (n,):
+        return f'应返回形状为 (n,) = ({n},) 的预测：每个训练点一个。'
+    scores = -((x[:, None] - x[None, :]) * w) ** 2 / 2
+    self_mask = torch.eye(n, dtype=torch.bool)
+    mistakes = [
+        (torch.softmax(scores, dim=1) @ y,
+         '每个点也看见了它自己：(x_i, y_i) 还在键值对里。把对角线上的分数换成 -inf（或 -1e6），'
+         '或者像 10.6 节那样用非对角线的掩码取出其余 n-1 个点。注意自己的分数本来就是 0，把它换成 0 没有用。'),
+        (torch.softmax(scores, dim=1).masked_fill(self_mask, 0) @ y,
+         '你在 softmax 之后才把自己的权重置 0，其余权重之和不再是 1，预测整体偏小。'
+         '要在 softmax 之前把自己的分数换成 -inf，让其余 n-1 个权重重新归一化。'),
+        (torch.softmax(scores.masked_fill(self_mask, float('-inf')), dim=0) @ y,
+         'softmax 沿错了维度：第 i 行是第 i 个查询的权重，要沿 dim=1 归一化。'),
+        (torch.softmax((-((x[:, None] - x[None, :]) * w) ** 2).masked_fill(self_mask, float('-inf')), dim=1) @ y,
+         '分数少了 1/2：高斯核的分数是 -((x_i - x_j)·w)² / 2。'),
+    ]
+    for wrong, hint in mistakes:
+        if _matches(got, wrong):
+            return hint
     return None
 
 
-def bahdanau_context(func) -> bool:
-    """练习 10.8：检查 ``bahdanau_context(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v)``。
+def loo_predict(func) -> bool:
+    """练习 10.7：检查 func(x, y, w) 给出的留一法 Nadaraya–Watson 预测。
 
-    query (batch_size, query_size) 是解码器上一步的顶层隐状态，enc_outputs (batch_size, num_src_steps,
-    key_size) 同时是键和值，enc_valid_lens (batch_size,)，W_q (h, query_size)，W_k (h, key_size)，w_v (h,)
-    -> (context (batch_size, key_size), weights (batch_size, num_src_steps))。在两组随机输入上与逐句计算的
-    参考答案比较（填充位置上的编码器输出特意与有效位置不同）；认得出没有遮蔽填充、少了 tanh、softmax 轴不对、
-    用未归一化的分数加权这几种错误，并检查输入没有被改写。
-    """
+    x、y 形状 (n,)，w 是一个数。第 i 个预测只用其余 n-1 个点：
+    sum_{j != i} softmax_j(-((x_i - x_j)·w)² / 2) · y_j。返回 (n,)，x、y 不得被改动。"""
+    gen = torch.Generator().manual_seed(7)
+    cases = []
+    for n, w, description in ((5, 1.0, '5 个随机点，w=1'), (6, 4.0, '6 个随机点，w=4'),
+                              (2, 1.0, '2 个点，w=1：每个点只能用另一个点来预测')):
+        x, _ = torch.sort(torch.rand(n, generator=gen) * 5)
+        y = 2 * torch.sin(x) + x ** 0.8 + 0.5 * torch.randn(n, generator=gen)
+        cases.append(Case((x, y, w), _reference_loo(x, y, w), description))
     return check_function(
-        "练习 10.8 手算 Bahdanau 注意力的上下文", func, _context_cases(),
-        hint=("分数 e = tanh(query @ W_q.T 插入一维后 + enc_outputs @ W_k.T) @ w_v，形状 (batch_size, num_src_steps)；"
-              "遮蔽填充后沿 dim=-1 做 softmax 得到权重；context = (weights.unsqueeze(-1) * enc_outputs).sum(dim=1)。"),
-        diagnose=_context_diagnose)
+        '练习 10.7 留一法的核回归预测', func, cases,
+        hint='scores = -((x[:, None] - x[None, :]) * w) ** 2 / 2，形状 (n, n)；把对角线换成 -inf：'
+             'scores.masked_fill(torch.eye(n, dtype=torch.bool), float("-inf"))；再沿 dim=1 softmax，乘 y。',
+        diagnose=_diagnose_loo)

@@ -1,8 +1,7 @@
-"""Checks for the coding exercises of chapter 11 (多头注意力、自注意力与位置编码).
+"""Checks for the coding exercises of chapter 11 (注意力评分函数).
 
 The expected answers are computed here, independently of the student's code and of ``d2l_local``:
-multi-head attention straight from its definition (one head at a time, one sentence at a time),
-in float64, on small seeded CPU tensors.
+explicit per-query loops in float64 on small seeded CPU tensors.
 """
 from __future__ import annotations
 
@@ -12,7 +11,7 @@ import torch
 
 from d2l_exercises.core import Case, check_function, compare
 
-__all__ = ["multihead_attention"]
+__all__ = ["causal_attention"]
 
 
 def _same(got, alternative):
@@ -21,136 +20,81 @@ def _same(got, alternative):
     return isinstance(got, torch.Tensor) and compare(got, alternative, atol=1e-4, rtol=1e-3) is None
 
 
-def _per_query_lens(valid_lens, batch_size, num_queries, num_keys):
-    """(batch, num_queries) long tensor: how many keys each query may see."""
-    if valid_lens is None:
-        return torch.full((batch_size, num_queries), num_keys)
-    if valid_lens.dim() == 1:
-        return valid_lens[:, None].expand(batch_size, num_queries)
-    return valid_lens
+def _attention(queries, keys, values, lens, scale, softmax_dim=-1):
+    """Vectorised reference in float64: lens (batch, n) = how many keys each query sees (from the
+    left), or None; rows with no visible key give 0. Also used for the wrong variants."""
+    q, k, v = queries.double(), keys.double(), values.double()
+    scores = q @ k.transpose(1, 2) / scale                                   # (batch, n_q, n_k)
+    if lens is None:
+        keep = torch.ones_like(scores, dtype=torch.bool)
+    else:
+        keep = torch.arange(k.shape[1])[None, None, :] < lens[:, :, None]
+    scores = scores.masked_fill(~keep, float("-inf"))
+    weights = torch.softmax(scores, dim=softmax_dim).nan_to_num(0.0).masked_fill(~keep, 0.0)
+    return (weights @ v).to(values.dtype)
 
 
-def _reference(queries, keys, values, valid_lens, params, num_heads):
-    """By the definition: head i uses columns i*p … (i+1)*p - 1 of each projection."""
-    W_q, W_k, W_v, W_o = (W.double() for W in params)
-    Q, K, V = queries.double() @ W_q, keys.double() @ W_k, values.double() @ W_v
-    batch_size, num_queries, num_hiddens = Q.shape
-    p = num_hiddens // num_heads
-    lens = _per_query_lens(valid_lens, batch_size, num_queries, K.shape[1])
-    out = torch.zeros(batch_size, num_queries, num_hiddens, dtype=torch.float64)
+def _causal_reference(queries, keys, values):
+    """Query i sees keys 0 … i; an explicit loop, independent of any masking trick."""
+    batch_size, n, d = queries.shape
+    out = torch.zeros(batch_size, n, values.shape[-1], dtype=torch.float64)
     for b in range(batch_size):
-        for i in range(num_heads):
-            cols = slice(i * p, (i + 1) * p)
-            for t in range(num_queries):
-                n = int(lens[b, t])
-                scores = K[b, :n, cols] @ Q[b, t, cols] / math.sqrt(p)            # (n,)
-                out[b, t, cols] = torch.softmax(scores, dim=0) @ V[b, :n, cols]
-    return (out @ W_o).float()
+        for i in range(n):
+            scores = keys[b, :i + 1].double() @ queries[b, i].double() / math.sqrt(d)   # (i + 1,)
+            out[b, i] = torch.softmax(scores, dim=0) @ values[b, :i + 1].double()
+    return out.to(values.dtype)
 
 
-def _variant(queries, keys, values, valid_lens, params, num_heads, *, scale=None, repeat=False,
-             fold='right', mask=True, use_W_o=True):
-    """Vectorised multi-head attention with one typical mistake switched on.
-
-    scale: divide the scores by this instead of sqrt(p); repeat: copy valid_lens with .repeat instead of
-    repeat_interleave; fold: 'right' (reshape, permute, reshape), 'no_permute' (reshape straight to
-    (batch*h, n, p)) or 'interleaved' (head i gets columns i, i+h, i+2h, ...)."""
-    W_q, W_k, W_v, W_o = (W.double() for W in params)
-    Q, K, V = queries.double() @ W_q, keys.double() @ W_k, values.double() @ W_v
-    batch_size, num_queries, num_hiddens = Q.shape
-    h, p = num_heads, num_hiddens // num_heads
-
-    def fold_heads(X):
-        n = X.shape[1]
-        if fold == 'no_permute':
-            return X.reshape(batch_size * h, n, p)
-        if fold == 'interleaved':
-            return X.reshape(batch_size, n, p, h).permute(0, 3, 1, 2).reshape(batch_size * h, n, p)
-        return X.reshape(batch_size, n, h, p).permute(0, 2, 1, 3).reshape(batch_size * h, n, p)
-
-    def unfold_heads(X):
-        n = X.shape[1]
-        if fold == 'no_permute':
-            return X.reshape(batch_size, n, num_hiddens)
-        if fold == 'interleaved':
-            return X.reshape(batch_size, h, n, p).permute(0, 2, 3, 1).reshape(batch_size, n, num_hiddens)
-        return X.reshape(batch_size, h, n, p).permute(0, 2, 1, 3).reshape(batch_size, n, num_hiddens)
-
-    Qf, Kf, Vf = fold_heads(Q), fold_heads(K), fold_heads(V)
-    scores = Qf @ Kf.transpose(1, 2) / (math.sqrt(p) if scale is None else scale)
-    if mask and valid_lens is not None:
-        lens = _per_query_lens(valid_lens, batch_size, num_queries, K.shape[1])
-        lens = lens.repeat(h, 1) if repeat else lens.repeat_interleave(h, dim=0)   # (batch*h, n_q)
-        keep = torch.arange(K.shape[1])[None, None, :] < lens[:, :, None]
-        scores = scores.masked_fill(~keep, float("-inf"))
-    out = unfold_heads(torch.softmax(scores, dim=-1).nan_to_num(0.0) @ Vf)
-    return (out @ W_o if use_W_o else out).float()
-
-
-def _cases():
-    gen = torch.Generator().manual_seed(11)
-    specs = [  # batch, n_q, n_kv, query_size, key_size, value_size, num_hiddens, num_heads, valid_lens
-        (2, 3, 4, 5, 6, 7, 8, 2, torch.tensor([2, 4])),
-        (2, 3, 5, 4, 4, 4, 8, 4, torch.tensor([[1, 2, 3], [5, 1, 4]])),
-        (3, 2, 3, 6, 5, 4, 6, 3, None),
-    ]
+def _causal_cases():
+    gen = torch.Generator().manual_seed(9)
     cases = []
-    for batch, n_q, n_kv, q_size, k_size, v_size, num_hiddens, num_heads, lens in specs:
-        queries = torch.randn(batch, n_q, q_size, generator=gen)
-        keys = torch.randn(batch, n_kv, k_size, generator=gen)
-        values = torch.randn(batch, n_kv, v_size, generator=gen)
-        params = tuple(torch.randn(rows, num_hiddens, generator=gen) / math.sqrt(rows)
-                       for rows in (q_size, k_size, v_size, num_hiddens))
-        args = (queries, keys, values, lens, params, num_heads)
-        lens_text = 'None' if lens is None else str(lens.tolist())
-        cases.append(Case(args=args, expected=_reference(*args),
-                          description=f"queries {(batch, n_q, q_size)}，keys {(batch, n_kv, k_size)}，values "
-                                      f"{(batch, n_kv, v_size)}，num_hiddens={num_hiddens}，num_heads={num_heads}，"
-                                      f"valid_lens={lens_text}"))
+    for batch_size, n, d, v in ((1, 3, 2, 2), (2, 4, 4, 3), (3, 5, 8, 2)):
+        Q = torch.randn(batch_size, n, d, generator=gen)
+        K = torch.randn(batch_size, n, d, generator=gen)
+        V = torch.randn(batch_size, n, v, generator=gen)
+        cases.append(Case(args=(Q, K, V), expected=_causal_reference(Q, K, V),
+                          description=f"queries/keys 形状 {(batch_size, n, d)}，values 形状 {(batch_size, n, v)}"))
     return cases
 
 
-def _diagnose(got, case):
-    queries, keys, values, valid_lens, params, num_heads = case.args
-    num_hiddens = params[0].shape[1]
-    p = num_hiddens // num_heads
-    checks = [
-        (dict(scale=math.sqrt(num_hiddens)),
-         f"分数除以了 √num_hiddens：每个头的点积只有 p = num_hiddens / num_heads = {p} 维，应当除以 √p。"),
-        (dict(scale=1.0), "分数没有缩放：每个头的分数是 q·k / √p，p = num_hiddens / num_heads。"),
-        (dict(repeat=True),
-         "有效长度的复制顺序不对：折叠后第 b·h 到 b·h + h - 1 个“样本”都来自第 b 个句子，要用 "
-         "torch.repeat_interleave(valid_lens, num_heads, dim=0)，而不是 valid_lens.repeat(...)。"),
-        (dict(fold='no_permute'),
-         "把头折进批量维时少了 permute：直接 reshape 成 (batch*h, n, p) 会把同一个位置的 num_hiddens 个数"
-         "切开分给不同的“样本”。要先 reshape 成 (batch, n, h, p)，permute(0, 2, 1, 3)，再 reshape（d2l.transpose_qkv），"
-         "算完用 d2l.transpose_output 变回来。"),
-        (dict(fold='interleaved'),
-         "头的列分错了：第 i 个头是投影结果的第 i·p 到 (i+1)·p - 1 列（连续的一段），"
-         "应当 reshape 成 (batch, n, num_heads, p)，而不是 (batch, n, p, num_heads)。"),
-        (dict(use_W_o=False), "各头拼接之后还要乘 W_o：return 拼接结果 @ W_o。"),
-        (dict(mask=False), "结果与不遮蔽的注意力相同：valid_lens 没有起作用（折叠后每个“样本”都要有自己的有效长度）。"),
-    ]
-    for kwargs, message in checks:
-        if kwargs.get('repeat') and (valid_lens is None or num_heads == 1):
-            continue
-        if _same(got, _variant(*case.args, **kwargs)):
-            return message
+def _causal_diagnose(got, case):
+    Q, K, V = case.args
+    batch_size, n, d = Q.shape
+    position = torch.arange(n).repeat(batch_size, 1)                          # (batch, n): 0 … n-1
+    first_is_nan = (isinstance(got, torch.Tensor) and got.dim() == 3 and got.is_floating_point()
+                    and bool(torch.isnan(got[:, 0]).all()))
+    if first_is_nan or _same(got, _attention(Q, K, V, position, math.sqrt(d))):
+        return ("第 0 个查询一个键也没看到（输出是零向量或 NaN）：有效长度差了一。第 i 个查询（从 0 数起）能看到位置 0 到 i，"
+                "一共 i + 1 个键，所以 valid_lens[b, i] = i + 1，例如 torch.arange(1, n + 1)。")
+    if _same(got, _attention(Q, K, V, None, math.sqrt(d))):
+        return ("结果与不加掩蔽的注意力相同：每个查询都看到了它后面的键。"
+                "用二维有效长度 valid_lens[b, i] = i + 1 调用 d2l.masked_softmax。")
+    if _same(got, _attention(Q, K, V, torch.full((batch_size, n), n), 1.0)) or \
+            _same(got, _attention(Q, K, V, position + 1, 1.0)):
+        return "分数没有缩放：缩放点积注意力的分数是 Q Kᵀ / √d，d 是查询和键的维数。"
+    if _same(got, _attention(Q, K, V, position + 1, float(d))):
+        return "分数除以了 d：应当除以 √d（math.sqrt(d)），这样分数的方差才与 d 无关。"
+    if V.shape[-1] != d and _same(got, _attention(Q, K, V, position + 1, math.sqrt(V.shape[-1]))):
+        return "除以的是值的维数的平方根：应当用查询和键的维数 d = queries.shape[-1]。"
+    if _same(got, _attention(Q, K, V, position + 1, math.sqrt(d), softmax_dim=1)):
+        return ("softmax 沿错了轴：分数形状是 (batch_size, 查询, 键)，每个查询的权重要在键上归一化，"
+                "即 dim=-1。")
+    backwards = torch.flip(_attention(Q.flip(1), K.flip(1), V.flip(1), position + 1, math.sqrt(d)), dims=(1,))
+    if _same(got, backwards):
+        return "掩蔽的方向反了：第 i 个查询应当看位置 0 到 i（它自己和它之前），而不是 i 到 n - 1。"
     return None
 
 
-def multihead_attention(func) -> bool:
-    """练习 11.7：检查 ``multihead_attention(queries, keys, values, valid_lens, params, num_heads)``。
+def causal_attention(func) -> bool:
+    """练习 11.5：检查 ``causal_attention(queries, keys, values)``。
 
-    params = (W_q, W_k, W_v, W_o)，投影是 ``queries @ W_q``（W_q 形状 (query_size, num_hiddens)，W_o 形状
-    (num_hiddens, num_hiddens)）；valid_lens 是 None、(batch,) 或 (batch, num_queries)；返回
-    (batch, num_queries, num_hiddens)。三组输入（一维、二维有效长度和不遮蔽；1 到 4 个头）与逐头、逐句计算的
-    参考答案比较；认得出除以 √num_hiddens、没有缩放、用 repeat 复制有效长度、折叠时少了 permute、
-    头的列分错、忘了 W_o、没有遮蔽这几种错误，并检查输入没有被改写。
+    queries、keys (batch_size, n, d)，values (batch_size, n, v) -> (batch_size, n, v)：缩放点积注意力，
+    第 i 个查询只看位置 0 … i 的键。在三组随机输入上与逐个查询计算的参考答案比较；认得出有效长度
+    差一、没有掩蔽、没有缩放（或除以 d）、softmax 轴不对、掩蔽方向反了这几种常见错误，并检查输入没有被改写。
     """
     return check_function(
-        "练习 11.7 按尺寸约定手写多头注意力", func, _cases(),
-        hint=("投影 Q = queries @ W_q（K、V 同理）；d2l.transpose_qkv 把头折进批量维；有效长度用 "
-              "torch.repeat_interleave(valid_lens, num_heads, dim=0) 复制；d2l.DotProductAttention(dropout=0) "
-              "在每个头的 p 维里做缩放点积注意力；d2l.transpose_output 拼回各头，最后乘 W_o。"),
-        diagnose=_diagnose)
+        "练习 11.5 用二维有效长度实现因果注意力", func, _causal_cases(),
+        hint=("分数 scores = Q Kᵀ / √d（torch.bmm(queries, keys.transpose(1, 2))），二维有效长度 "
+              "valid_lens[b, i] = i + 1（形状 (batch_size, n)），权重 d2l.masked_softmax(scores, valid_lens)，"
+              "输出 torch.bmm(权重, values)。"),
+        diagnose=_causal_diagnose)

@@ -1,7 +1,7 @@
-"""Checks for the coding exercises of chapter 12 (Transformer).
+"""Checks for the coding exercises of chapter 12 (Bahdanau 注意力).
 
 The expected answers are computed here, independently of the student's code and of ``d2l_local``:
-layer normalisation one position at a time, in float64, on small seeded CPU tensors.
+explicit loops over the sentences of a batch, in float64, on small seeded CPU tensors.
 """
 from __future__ import annotations
 
@@ -9,101 +9,161 @@ import torch
 
 from d2l_exercises.core import Case, check_function, compare
 
-__all__ = ["layer_norm"]
+__all__ = ["last_valid_outputs", "bahdanau_context"]
 
 
 def _same(got, alternative):
     """True when `got` is the answer of a known wrong implementation (within a looser tolerance than the
     check itself: the wrong variants are computed in float64, the student's code runs in float32)."""
-    return isinstance(got, torch.Tensor) and compare(got, alternative, atol=1e-4, rtol=1e-3) is None
+    return compare(got, alternative, atol=1e-4, rtol=1e-3) is None
 
 
-def _reference(X, gamma, beta, eps=1e-5):
-    """Each position (each vector along the last axis) on its own, with the biased variance."""
-    flat = X.double().reshape(-1, X.shape[-1])
-    out = torch.empty_like(flat)
-    for r, x in enumerate(flat):
-        mean = x.sum() / len(x)
-        var = ((x - mean) ** 2).sum() / len(x)
-        out[r] = (x - mean) / torch.sqrt(var + eps) * gamma.double() + beta.double()
-    return out.reshape(X.shape).to(X.dtype)
+# ---------------------------------------------------------------- 练习 12.7 last_valid_outputs
+
+def _last_valid_reference(enc_outputs, valid_lens):
+    return torch.stack([enc_outputs[int(n) - 1, b] for b, n in enumerate(valid_lens)])
 
 
-def _variant(X, gamma, beta, eps=1e-5, *, dims=(-1,), unbiased=False, eps_inside=True, affine=True,
-             swap=False):
-    """Vectorised normalisation with one typical mistake switched on."""
-    x = X.double()
-    mean = x.mean(dim=dims, keepdim=True)
-    var = x.var(dim=dims, keepdim=True, unbiased=unbiased)
-    normed = (x - mean) / (torch.sqrt(var + eps) if eps_inside else torch.sqrt(var) + eps)
-    if affine:
-        g, b = (beta, gamma) if swap else (gamma, beta)
-        normed = normed * g.double() + b.double()
-    return normed.to(X.dtype)
-
-
-def _cases():
-    gen = torch.Generator().manual_seed(12)
+def _last_valid_cases():
+    gen = torch.Generator().manual_seed(10)
     cases = []
-    X = torch.randn(2, 3, 4, generator=gen) * 3 + 1                 # (batch, num_steps, d)
-    gamma, beta = torch.randn(4, generator=gen), torch.randn(4, generator=gen)
-    cases.append(Case(args=(X, gamma, beta), expected=_reference(X, gamma, beta),
-                      description="X 形状 (2, 3, 4)，gamma、beta 形状 (4,)，eps 取默认的 1e-5"))
-    X = torch.randn(3, 2, 6, generator=gen) * 2
-    X[1, 0] = 0.2 + 1e-3 * torch.randn(6, generator=gen)               # 几乎是常数的一个位置：方差约 1e-6
-    gamma, beta = torch.rand(6, generator=gen) + 0.5, torch.randn(6, generator=gen)
-    cases.append(Case(args=(X, gamma, beta), expected=_reference(X, gamma, beta),
-                      description="X 形状 (3, 2, 6)，其中 X[1, 0] 的 6 个数几乎相等（方差约 1e-6），eps=1e-5"))
-    X = torch.randn(5, 8, generator=gen) + torch.arange(5.0)[:, None]  # 二维：每行一个位置
-    gamma, beta = torch.randn(8, generator=gen), torch.randn(8, generator=gen)
-    cases.append(Case(args=(X, gamma, beta), kwargs={'eps': 1e-3}, expected=_reference(X, gamma, beta, 1e-3),
-                      description="X 形状 (5, 8)（二维），gamma、beta 形状 (8,)，eps=1e-3"))
+    for num_steps, batch_size, num_hiddens, lens in ((6, 4, 3, [3, 1, 4, 2]), (5, 3, 4, [5, 2, 3]),
+                                                     (7, 4, 3, [1, 7, 4, 6])):
+        outputs = torch.randn(num_steps, batch_size, num_hiddens, generator=gen)
+        valid_lens = torch.tensor(lens)
+        cases.append(Case(args=(outputs, valid_lens), expected=_last_valid_reference(outputs, valid_lens),
+                          description=f"enc_outputs 形状 {(num_steps, batch_size, num_hiddens)}，"
+                                      f"valid_lens={lens}"))
     return cases
 
 
-def _diagnose(got, case):
-    X, gamma, beta = case.args
-    eps = case.kwargs.get('eps', 1e-5)
-    checks = [
-        (dict(unbiased=True),
-         "方差用了无偏估计（除以 d - 1）：torch.var 和 Tensor.std 默认 unbiased=True，层规范化除以 d，"
-         "请写 X.var(dim=-1, unbiased=False, keepdim=True)。"),
-        (dict(eps_inside=False),
-         "eps 放错了地方：应当是 (X - mean) / sqrt(var + eps)，eps 加在方差上、在开方之内；"
-         "方差很小的位置（这里有一个）最能看出差别。"),
-        (dict(affine=False), "少了仿射变换：规范化之后还要乘 gamma、加 beta。"),
-        (dict(swap=True), "gamma 和 beta 用反了：结果是 gamma * 规范化的值 + beta。"),
-    ]
-    if X.dim() == 3:
-        checks += [
-            (dict(dims=(0,)),
-             "你在批量维（dim=0）上求均值和方差，这是批量规范化的做法：层规范化对每个位置在它自己的 d 个特征上"
-             "（最后一维，dim=-1）求统计量。"),
-            (dict(dims=(0, 1)),
-             "你在批量和所有位置上求统计量，这是批量规范化（nn.BatchNorm1d）的做法：层规范化只在最后一维上求。"),
-            (dict(dims=(1, 2)),
-             "你把一个句子的所有位置放在一起求统计量：层规范化对每个位置单独求（只在最后一维上，dim=-1）。"),
-            (dict(dims=(1,)),
-             "你在时间步维（dim=1）上求统计量：层规范化在特征维（最后一维，dim=-1）上求。"),
-        ]
-    for kwargs, message in checks:
-        if _same(got, _variant(X, gamma, beta, eps, **kwargs)):
-            return message
-    if _same(got, _variant(X, gamma, beta, 1e-5)) and eps != 1e-5:
-        return f"没有用传进来的 eps（这次是 {eps}）：函数的参数 eps 要用在 sqrt(var + eps) 里。"
+def _last_valid_diagnose(got, case):
+    outputs, valid_lens = case.args
+    num_steps, batch_size, _ = outputs.shape
+    batch = torch.arange(batch_size)
+    if _same(got, outputs[-1]):
+        return ("你取的是最后一个时间步 enc_outputs[-1]：对较短的句子，那是 <pad> 上的输出。"
+                "要按每句的有效长度取第 valid_lens[b] - 1 步。")
+    if bool((valid_lens < num_steps).all()) and _same(got, outputs[valid_lens, batch]):
+        return ("差了一步：有效长度为 n 的句子，最后一个有效位置的下标是 n - 1（从 0 数起），"
+                "即 enc_outputs[valid_lens - 1, torch.arange(batch_size)]。")
+    if _same(got, outputs[0]):
+        return "你取的是第 0 个时间步：要取每句最后一个有效位置，第 valid_lens[b] - 1 步。"
+    if isinstance(got, torch.Tensor) and tuple(got.shape) == (batch_size, batch_size, outputs.shape[2]):
+        return ("enc_outputs[valid_lens - 1] 为每个长度取出了整个批量（形状 (batch_size, batch_size, num_hiddens)）。"
+                "还要用第二个下标选句子，两个下标张量按位置配对：enc_outputs[valid_lens - 1, torch.arange(batch_size)]。")
+    if bool((valid_lens <= batch_size).all()) and batch_size <= num_steps \
+            and _same(got, outputs[batch, valid_lens - 1]):
+        return ("两个下标的顺序反了：enc_outputs 是时间步优先的 (num_steps, batch_size, num_hiddens)，"
+                "第一个下标选时间步，第二个选句子。")
     return None
 
 
-def layer_norm(func) -> bool:
-    """练习 12.7：检查 ``layer_norm(X, gamma, beta, eps=1e-5)``。
+def last_valid_outputs(func) -> bool:
+    """练习 12.7：检查 ``last_valid_outputs(enc_outputs, valid_lens)``。
 
-    X 的最后一维是特征（d 维），前面可以有任意多维；gamma、beta 形状 (d,)；返回与 X 同形状的
-    gamma * (X - mean) / sqrt(var + eps) + beta，均值和（有偏的）方差在最后一维上对每个位置分别计算。
-    三组输入与逐个位置计算的参考答案比较；认得出无偏方差、eps 放在开方之外、少了或用反了 gamma 与 beta、
-    在批量维或时间步维上求统计量（批量规范化的方向）、没用传入的 eps 这几种错误，并检查 X 没有被改写。
+    enc_outputs 是编码器时间步优先的输出 (num_steps, batch_size, num_hiddens)，valid_lens (batch_size,)
+    （每个都在 1 … num_steps 之间）-> (batch_size, num_hiddens)：第 b 句在第 valid_lens[b] - 1 步的输出。
+    认得出取最后一步（填充）、差一步、取第 0 步、下标顺序反了这几种错误。
     """
     return check_function(
-        "练习 12.7 自己实现层规范化", func, _cases(),
-        hint=("mean = X.mean(dim=-1, keepdim=True)，var = X.var(dim=-1, unbiased=False, keepdim=True)，"
-              "返回 (X - mean) / torch.sqrt(var + eps) * gamma + beta（gamma、beta 沿最后一维广播）。"),
-        diagnose=_diagnose)
+        "练习 12.7 取出每个句子最后一个有效位置的编码器输出", func, _last_valid_cases(),
+        hint=("第 b 句的答案是 enc_outputs[valid_lens[b] - 1, b]；一次取出整批可以用两个下标张量配对："
+              "enc_outputs[valid_lens - 1, torch.arange(batch_size)]。"),
+        diagnose=_last_valid_diagnose)
+
+
+# ---------------------------------------------------------------- 练习 12.8 bahdanau_context
+
+def _context_reference(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v):
+    """One sentence at a time: e_t = w_v·tanh(W_q s + W_k h_t) over the valid positions only."""
+    batch_size, num_src_steps, key_size = enc_outputs.shape
+    contexts = torch.zeros(batch_size, key_size, dtype=torch.float64)
+    weights = torch.zeros(batch_size, num_src_steps, dtype=torch.float64)
+    for b in range(batch_size):
+        n = int(enc_valid_lens[b])
+        h = enc_outputs[b, :n].double()                                        # (n, key_size)
+        scores = torch.tanh(W_q.double() @ query[b].double() + h @ W_k.double().T) @ w_v.double()  # (n,)
+        alpha = torch.softmax(scores, dim=0)
+        weights[b, :n] = alpha
+        contexts[b] = alpha @ h
+    return contexts.float(), weights.float()
+
+
+def _context_variant(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v, *, mask=True, tanh=True,
+                     softmax_dim=-1, normalise=True):
+    """The vectorised computation with one typical mistake switched on."""
+    q, h = query.double(), enc_outputs.double()
+    features = (q @ W_q.double().T)[:, None, :] + h @ W_k.double().T           # (batch, steps, hidden)
+    scores = (torch.tanh(features) if tanh else features) @ w_v.double()       # (batch, steps)
+    keep = torch.arange(h.shape[1])[None, :] < enc_valid_lens[:, None]
+    if mask:
+        scores = scores.masked_fill(~keep, float("-inf"))
+    weights = torch.softmax(scores, dim=softmax_dim) if normalise else scores.masked_fill(~keep, 0.0)
+    weights = weights.nan_to_num(0.0)
+    return (weights[:, :, None] * h).sum(dim=1).float(), weights.float()
+
+
+def _context_cases():
+    gen = torch.Generator().manual_seed(10)
+    cases = []
+    for batch_size, steps, query_size, key_size, hidden, lens in ((2, 4, 3, 4, 5, [2, 4]),
+                                                                    (3, 6, 5, 3, 4, [1, 6, 3])):
+        query = torch.randn(batch_size, query_size, generator=gen)
+        enc_outputs = torch.randn(batch_size, steps, key_size, generator=gen)
+        valid = torch.tensor(lens)
+        enc_outputs[torch.arange(steps)[None, :] >= valid[:, None]] += 3.0    # 填充位置上的输出与众不同
+        W_q = torch.randn(hidden, query_size, generator=gen)
+        W_k = torch.randn(hidden, key_size, generator=gen)
+        w_v = torch.randn(hidden, generator=gen)
+        args = (query, enc_outputs, valid, W_q, W_k, w_v)
+        cases.append(Case(args=args, expected=_context_reference(*args),
+                          description=f"query 形状 {(batch_size, query_size)}，enc_outputs 形状 "
+                                      f"{(batch_size, steps, key_size)}，enc_valid_lens={lens}，"
+                                      f"W_q {tuple(W_q.shape)}，W_k {tuple(W_k.shape)}，w_v {tuple(w_v.shape)}"))
+    return cases
+
+
+def _context_diagnose(got, case):
+    if not (isinstance(got, (tuple, list)) and len(got) == 2
+            and all(isinstance(t, torch.Tensor) for t in got)):
+        return "要返回一个二元组 (context, weights)：context (batch_size, key_size)，weights (batch_size, num_src_steps)。"
+    for kwargs, message in (
+            (dict(tanh=False), "分数里少了 tanh：e_t = w_vᵀ tanh(W_q s + W_k h_t)。"),
+            (dict(softmax_dim=0), "softmax 沿错了轴：每个句子的权重要在它自己的源位置上归一化（dim=-1），不是在批量上。"),
+            (dict(normalise=False), "上下文是用没有归一化的分数加权的：先 softmax 得到权重，再对 enc_outputs 加权求和。")):
+        if _same(got, _context_variant(*case.args, **kwargs)):
+            return message
+    context, weights = got
+    query, enc_outputs, valid, *_ = case.args
+    steps = enc_outputs.shape[1]
+    if tuple(weights.shape) == (len(valid), steps):
+        pad = torch.arange(steps)[None, :] >= valid[:, None]
+        if bool((weights.detach()[pad].abs() > 1e-6).any()):
+            return ("填充位置分到了权重：只有前 enc_valid_lens[b] 个位置是源句的内容。"
+                    "打分后用 d2l.masked_softmax（注意它要求三维的分数：scores.unsqueeze(1)）或把填充位置"
+                    "的分数换成 -inf 再 softmax。")
+        sums = weights.detach().double().sum(dim=-1)
+        if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
+            return ("每个句子的权重之和应当是 1，你的是 "
+                    f"{[round(v, 4) for v in sums.tolist()]}：先遮蔽填充位置、再 softmax，"
+                    "不要 softmax 之后才把填充位置置 0（那样有效位置的权重就不再归一）。")
+    if _same(context, _context_variant(*case.args)[0]):
+        return "context 对了，weights 不对：返回的应当是 softmax 之后的注意力权重（填充位置为 0）。"
+    return None
+
+
+def bahdanau_context(func) -> bool:
+    """练习 12.8：检查 ``bahdanau_context(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v)``。
+
+    query (batch_size, query_size) 是解码器上一步的顶层隐状态，enc_outputs (batch_size, num_src_steps,
+    key_size) 同时是键和值，enc_valid_lens (batch_size,)，W_q (h, query_size)，W_k (h, key_size)，w_v (h,)
+    -> (context (batch_size, key_size), weights (batch_size, num_src_steps))。在两组随机输入上与逐句计算的
+    参考答案比较（填充位置上的编码器输出特意与有效位置不同）；认得出没有遮蔽填充、少了 tanh、softmax 轴不对、
+    用未归一化的分数加权这几种错误，并检查输入没有被改写。
+    """
+    return check_function(
+        "练习 12.8 手算 Bahdanau 注意力的上下文", func, _context_cases(),
+        hint=("分数 e = tanh(query @ W_q.T 插入一维后 + enc_outputs @ W_k.T) @ w_v，形状 (batch_size, num_src_steps)；"
+              "遮蔽填充后沿 dim=-1 做 softmax 得到权重；context = (weights.unsqueeze(-1) * enc_outputs).sum(dim=1)。"),
+        diagnose=_context_diagnose)

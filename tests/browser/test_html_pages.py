@@ -206,8 +206,8 @@ def extract_title(path) -> str:
     raise AssertionError(f"{path.name} has no title")
 
 
-@pytest.mark.parametrize("term, chapter", [("masked_softmax", "09_attention_scoring"),
-                                           ("三角函数", "11_multihead_attention")])  # a Chinese word: needs jieba
+@pytest.mark.parametrize("term, chapter", [("masked_softmax", "11_attention_scoring"),
+                                           ("三角函数", "13_multihead_attention")])  # a Chinese word: needs jieba
 def test_search_finds(browser_context, html_site, blocked_requests, screenshots, term, chapter):
     page = browser_context.new_page()
     log = PageLog(page)

@@ -94,25 +94,6 @@ class DropAfter:
 
 
 # ---------------------------------------------------------------------------------------------
-# budget_seconds
-
-
-def test_budget_seconds_reads_the_scale(monkeypatch):
-    monkeypatch.delenv('D2L_BUDGET_SCALE', raising=False)
-    assert d2l.budget_seconds(30) == 30
-    monkeypatch.setenv('D2L_BUDGET_SCALE', '0.05')
-    assert d2l.budget_seconds(30) == pytest.approx(1.5)
-    for bad in ('abc', '0', '-1', 'nan', 'inf', ''):
-        monkeypatch.setenv('D2L_BUDGET_SCALE', bad)
-        with pytest.raises(ValueError, match='D2L_BUDGET_SCALE'):
-            d2l.budget_seconds(30)
-    monkeypatch.delenv('D2L_BUDGET_SCALE')
-    for bad in (0, -3, math.inf, math.nan, '30', True):
-        with pytest.raises(ValueError, match='seconds'):
-            d2l.budget_seconds(bad)
-
-
-# ---------------------------------------------------------------------------------------------
 # cut_batches and TokenBatches
 
 
@@ -357,9 +338,9 @@ def test_the_recipe_passes_label_smoothing_to_the_loss(monkeypatch):
 def test_resolve_precision(monkeypatch):
     for p in ('fp32', 'bf16', 'fp16'):
         assert d2l.resolve_precision(p, CPU) == p
-    monkeypatch.setattr(d2l, 'cpu_bf16_speedup', lambda: 3.0)
+    monkeypatch.setattr(d2l.ch16_training_recipe, 'cpu_bf16_speedup', lambda: 3.0)
     assert d2l.resolve_precision('auto', CPU) == 'bf16'
-    monkeypatch.setattr(d2l, 'cpu_bf16_speedup', lambda: 0.05)
+    monkeypatch.setattr(d2l.ch16_training_recipe, 'cpu_bf16_speedup', lambda: 0.05)
     assert d2l.resolve_precision('auto', CPU) == 'fp32'
     with pytest.raises(ValueError, match='precision'):
         d2l.resolve_precision('fp8', CPU)
@@ -379,6 +360,20 @@ def test_mixed_precision_computes_low_but_keeps_float32_weights(precision, dtype
     assert out.dtype == dtype and layer.weight.dtype == torch.float32
 
 
+def test_auto_precision_falls_back_to_float32_on_a_cpu_without_fast_bf16(monkeypatch):
+    """'auto' on a CPU where bf16 is not faster trains exactly as fp32 does: same weights, no warnings."""
+    monkeypatch.setattr(d2l.ch16_training_recipe, 'cpu_bf16_speedup', lambda: 0.4)
+    data = d2l.TokenBatches(ARRAYS, 24, trim_source=True, seed=0)
+    nets, results = [], []
+    for precision in ('auto', 'fp32'):
+        torch.manual_seed(1)
+        net = transformer_net(dropout=0.0)
+        results.append(train(net, data, max_steps=5, precision=precision, init=None))
+        nets.append(net)
+    assert [r.precision for r in results] == ['fp32', 'fp32']
+    assert same_weights(*nets)
+
+
 @pytest.mark.parametrize('precision', ['bf16', 'fp16'])
 def test_training_in_low_precision_keeps_float32_state(precision, tmp_path):
     net = transformer_net()
@@ -388,7 +383,7 @@ def test_training_in_low_precision_keeps_float32_state(precision, tmp_path):
     assert result.precision == precision and math.isfinite(result.loss)
     assert all(p.dtype == torch.float32 for p in net.parameters())
     saved = torch.load(path, weights_only=True)['optimizer']
-    scaler = saved['scaler']
+    scaler = saved['param_groups'][0]['recipe']['scaler']
     assert (scaler != {}) == (precision == 'fp16')  # the scaler's state is in the checkpoint
     if precision == 'fp16':
         assert scaler['scale'] > 0 and scaler['_growth_tracker'] >= 0
@@ -408,11 +403,11 @@ def test_tie_weights_shares_one_parameter():
 
 def test_tied_weights_stay_tied_after_a_checkpoint_round_trip(tmp_path):
     net = transformer_net(tie=True)
-    optimizer = d2l.make_adam(net.parameters(), 0.01)
+    optimizer = d2l.make_adam(net, 0.01)
     path = tmp_path / 'tied.pt'
     d2l.save_checkpoint(path, net, optimizer, 1)
     fresh = transformer_net(seed=9, tie=True)
-    d2l.load_checkpoint(path, fresh, d2l.make_adam(fresh.parameters(), 0.01))
+    d2l.load_checkpoint(path, fresh, d2l.make_adam(fresh, 0.01))
     assert fresh.decoder.dense.weight is fresh.decoder.embedding.weight
     assert same_weights(net, fresh)
     # and training through train_seq2seq with a checkpoint keeps them tied and equal
@@ -478,7 +473,7 @@ def test_resume_mid_epoch_with_the_recipe_is_exact(tmp_path, kind):
     with pytest.raises(KeyboardInterrupt):
         train(gru_net(), DropAfter(data(), 11), checkpoint_path=path, save_every_steps=4, **options)
     saved = torch.load(path, weights_only=True)
-    assert saved['optimizer']['progress']['steps'] == 8
+    assert saved['optimizer']['param_groups'][0]['recipe']['steps'] == 8
     torch.manual_seed(1234)  # whatever the RNG is now: the checkpoint restores it
     resumed_net = gru_net(seed=7)
     resumed = train(resumed_net, data(), checkpoint_path=path, save_every_steps=4, **options)
@@ -505,8 +500,8 @@ def test_resume_with_fp16_restores_the_scaler(tmp_path):
     resumed = transformer_net(seed=4)
     train(resumed, data, checkpoint_path=path, save_every_steps=3, **options)
     assert same_weights(straight, resumed)
-    a = torch.load(tmp_path / 'straight.pt', weights_only=True)['optimizer']['scaler']
-    b = torch.load(path, weights_only=True)['optimizer']['scaler']
+    a = torch.load(tmp_path / 'straight.pt', weights_only=True)['optimizer']['param_groups'][0]['recipe']['scaler']
+    b = torch.load(path, weights_only=True)['optimizer']['param_groups'][0]['recipe']['scaler']
     assert a == b and a['scale'] > 0
 
 
@@ -528,24 +523,22 @@ def test_the_best_checkpoint_holds_the_best_model(tmp_path):
     assert all(torch.equal(best.state_dict()[k], v) for k, v in snapshots[9.0].items())
 
 
+def test_a_tied_best_score_keeps_the_later_model(tmp_path):
+    scores = iter([0.0, 0.0, 0.0])
+    result = train(gru_net(), d2l.TokenBatches(ARRAYS, 24), max_steps=6, valid=lambda net: next(scores),
+                   eval_every=2, best_checkpoint_path=tmp_path / 'best.pt')
+    assert (result.best_score, result.best_step) == (0.0, 6)
+    saved = torch.load(tmp_path / 'best.pt', weights_only=True)
+    assert saved['optimizer']['param_groups'][0]['recipe']['steps'] == 6
+
+
 # ---------------------------------------------------------------------------------------------
 # The unchanged call: exactly chapter 7's train_seq2seq
 
 
 def chapter7_train_seq2seq():
-    """The train_seq2seq that chapter 7 saves, executed from its notebook cell in the module that
-    holds chapter 7's other names (so it uses exactly the helpers it used before)."""
-    for path in sorted((ROOT / 'notebooks').glob('*.ipynb')):
-        if path == NOTEBOOK:
-            continue
-        for cell in json.loads(path.read_text())['cells']:
-            source = ''.join(cell['source'])
-            if cell['cell_type'] == 'code' and source.startswith('#@save\n') and 'def train_seq2seq(' in source:
-                module = __import__(d2l.TrainResult.__module__, fromlist=['_'])
-                namespace = dict(vars(module))
-                exec(compile(source, str(path), 'exec'), namespace)
-                return namespace['train_seq2seq']
-    raise AssertionError('no notebook before chapter 16 saves train_seq2seq')
+    """The train_seq2seq that chapter 7 saves (d2l.train_seq2seq is chapter 16's redefinition)."""
+    return d2l.ch07_training.train_seq2seq
 
 
 def test_the_unchanged_call_behaves_as_in_chapter_7(tmp_path, capsys):
@@ -566,7 +559,7 @@ def test_the_unchanged_call_behaves_as_in_chapter_7(tmp_path, capsys):
     assert results[0].loss_history == results[1].loss_history
     assert (results[0].epochs_run, results[0].start_epoch, results[0].num_epochs) == \
         (results[1].epochs_run, results[1].start_epoch, results[1].num_epochs)
-    pattern = r'loss \d+\.\d{3}, \d+ tokens/sec on cpu\n'
+    pattern = r'每词元损失 \d+\.\d{3}，每秒 \d+ 个词元，设备 cpu\n'
     assert re.fullmatch(pattern, outputs[0]) and re.fullmatch(pattern, outputs[1])
     a, b = (torch.load(tmp_path / f'{n}.pt', weights_only=True) for n in ('old', 'new'))
     assert a.keys() == b.keys() and a['optimizer'].keys() == b['optimizer'].keys()  # a plain Adam state
@@ -582,7 +575,7 @@ def test_explicit_default_options_are_the_unchanged_call(capsys):
     result = train(gru_net(), d2l.load_array(ARRAYS, batch_size=16), num_epochs=1, schedule='constant',
                    precision='fp32', label_smoothing=0.0, init='xavier')
     assert type(result) is d2l.TrainResult
-    assert 'tokens/sec' in capsys.readouterr().out
+    assert '个词元，设备 cpu' in capsys.readouterr().out
 
 
 # ---------------------------------------------------------------------------------------------
