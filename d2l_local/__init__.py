@@ -22,6 +22,7 @@ from .ch11_attention_scoring import *  # noqa: F401,F403  notebooks/11_attention
 from .ch12_bahdanau_attention import *  # noqa: F401,F403  notebooks/12_bahdanau_attention.ipynb
 from .ch13_multihead_attention import *  # noqa: F401,F403  notebooks/13_multihead_attention.ipynb
 from .ch14_transformer import *  # noqa: F401,F403  notebooks/14_transformer.ipynb
+from .ch16_training_recipe import *  # noqa: F401,F403  notebooks/16_training_recipe.ipynb
 from .ch19_appendix_data_tools import *  # noqa: F401,F403  notebooks/19_appendix_data_tools.ipynb
 from .ch20_appendix_training_tools import *  # noqa: F401,F403  notebooks/20_appendix_training_tools.ipynb
 from .ch21_appendix_display_tools import *  # noqa: F401,F403  notebooks/21_appendix_display_tools.ipynb
@@ -40,6 +41,7 @@ from . import (
     ch12_bahdanau_attention,
     ch13_multihead_attention,
     ch14_transformer,
+    ch16_training_recipe,
     ch19_appendix_data_tools,
     ch20_appendix_training_tools,
     ch21_appendix_display_tools,
@@ -60,6 +62,7 @@ __all__ = list(dict.fromkeys(name for chapter in (
     ch12_bahdanau_attention,
     ch13_multihead_attention,
     ch14_transformer,
+    ch16_training_recipe,
     ch19_appendix_data_tools,
     ch20_appendix_training_tools,
     ch21_appendix_display_tools,
