@@ -21,6 +21,7 @@ from .ch11_attention_scoring import *  # noqa: F401,F403  notebooks/11_attention
 from .ch12_bahdanau_attention import *  # noqa: F401,F403  notebooks/12_bahdanau_attention.ipynb
 from .ch13_multihead_attention import *  # noqa: F401,F403  notebooks/13_multihead_attention.ipynb
 from .ch14_transformer import *  # noqa: F401,F403  notebooks/14_transformer.ipynb
+from .ch17_subwords import *  # noqa: F401,F403  notebooks/17_subwords.ipynb
 from .ch21_appendix_display_tools import *  # noqa: F401,F403  notebooks/21_appendix_display_tools.ipynb
 
 __all__ = [
@@ -94,6 +95,27 @@ __all__ = [
     'TransformerEncoder',
     'DecoderBlock',
     'TransformerDecoder',
+    'CMN_ENG_FILE',
+    'CMN_ENG_SHA256',
+    'CMN_ENG_ATTRIBUTION',
+    'cmn_eng_path',
+    'read_data_cmn',
+    'parse_cmn',
+    'to_simplified',
+    'normalize_zh',
+    'normalize_en',
+    'preprocess_cmn',
+    'split_cmn',
+    'SPACE_MARK',
+    'Tokenizer',
+    'WordTokenizer',
+    'CharTokenizer',
+    'JiebaTokenizer',
+    'split_words',
+    'merge_pair',
+    'count_pairs',
+    'learn_bpe',
+    'BPETokenizer',
     'CHINESE_FONT_FILE',
     'use_chinese_font',
     'CHINESE_FONT_NAME',
