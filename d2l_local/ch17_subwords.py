@@ -230,9 +230,9 @@ SPACE_MARK = "\u2581"
 
 @typing.runtime_checkable
 class Tokenizer(typing.Protocol):
-    """分词器的接口（全书通用）：tokenize 把一个句子切成词元，detokenize 把词元拼回句子。
+    """词元化器的接口（全书通用）：tokenize 把一个句子切成词元，detokenize 把词元拼回句子。
 
-    本书的分词器还各有一个 normalize(text)，说明切分时保留文本的哪些信息：
+    本书的词元化器还各有一个 normalize(text)，说明切分时保留文本的哪些信息：
     对任何 str s，detokenize(tokenize(s)) == normalize(s)。
     """
 
@@ -441,7 +441,7 @@ def learn_bpe(word_freqs, num_merges=None, vocab_size=None, min_freq=2):
 
 # ---- notebooks/17_subwords.ipynb · cell id ch17-056 ----
 class BPETokenizer:
-    """字节对编码（BPE，Sennrich 等人 2016）分词器，在字符上学习合并规则（learn_bpe）。
+    """字节对编码（BPE，Sennrich 等人 2016）词元化器，在字符上学习合并规则（learn_bpe）。
 
     - normalize(text)：'▁' 当作空格，空白合并成一个空格，去掉首尾空白；lowercase=True 时再转小写。
     - tokenize(text)：normalize 之后用 split_words 切成词（词首的 '▁' 表示前面有空格），每个词从单个字符
@@ -484,7 +484,7 @@ class BPETokenizer:
 
 
     def truncated(self, num_merges):
-        """只用前 num_merges 条合并规则的分词器，也就是只学 num_merges 条时会得到的那一个。"""
+        """只用前 num_merges 条合并规则的词元化器，也就是只学 num_merges 条时会得到的那一个。"""
         return type(self)(self.alphabet, self.merges[:num_merges], self.lowercase)
 
     def normalize(self, text):
