@@ -15,7 +15,7 @@ PYTEST_WORKERS ?= 2
 OMP_NUM_THREADS ?= 1
 export OMP_NUM_THREADS
 
-.PHONY: help venv d2l stamp book html test test-all student colab-test browser-test stability bench lab clean
+.PHONY: help venv d2l stamp book html test test-all student colab-test browser-test grading-test assignments stability bench lab clean
 
 help:  ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-z][a-z0-9-]*:.*## / {printf "  make %-13s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -46,6 +46,10 @@ $(VENV)/.html-installed: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -e ".[dev,html]"
 	touch $@
 
+$(VENV)/.grading-installed: $(VENV)/.installed pyproject.toml
+	$(PY) -m pip install -e ".[dev,grading]"
+	touch $@
+
 $(VENV)/.browser-installed: $(VENV)/.installed pyproject.toml
 	$(PY) -m pip install -e ".[dev,browser]"
 	touch $@
@@ -59,7 +63,7 @@ student: venv  ## the student edition (solutions stripped) in _build/student/not
 test: student  ## the main suite: sync checks, unit tests, nbval over both editions of every chapter
 	time $(PY) -m pytest --nbval -n $(PYTEST_WORKERS) --dist loadscope tests notebooks _build/student/notebooks
 
-test-all: test colab-test browser-test  ## EVERY test (what CI runs): make test, the Colab simulation, the browser tests
+test-all: test colab-test browser-test grading-test  ## EVERY test (what CI runs): make test + the Colab simulation, browser tests, nbgrader round trip
 
 colab-test: venv  ## Colab, simulated: a fresh venv with torch runs the setup cell's own pip command, then chapter 1
 	D2L_COLAB_TEST=1 TORCH_SPEC='$(TORCH_SPEC)' $(PY) -m pytest -p no:xdist -q tests/system
@@ -68,6 +72,12 @@ browser-test: $(VENV)/.browser-installed  ## the HTML edition and JupyterLab in 
 	scripts/install-browser-deps.sh
 	$(PY) -m booktools.html
 	time $(PY) -m pytest -p no:xdist tests/tools/test_html.py tests/browser --browser
+
+assignments: venv  ## nbgrader assignments from the teachers' edition: a course directory in _build/assignments
+	$(PY) -m booktools.assignments --out _build/assignments
+
+grading-test: $(VENV)/.grading-installed  ## nbgrader round trip: teachers' edition full marks, student version 0, a planted wrong answer per chapter
+	time D2L_NBGRADER_TEST=1 $(PY) -m pytest -p no:xdist -q -s tests/system/test_nbgrader.py
 
 stability: venv  ## nbval (both editions) 3 times from a clean checkout; report every cell that ever differed
 	$(PY) -m booktools.stability --runs 3 --report _build/stability.md

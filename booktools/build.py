@@ -1,7 +1,7 @@
 """Build the book: regenerate d2l_local, execute notebooks in place, build the HTML edition.
 
     python -m booktools.build                 # every chapter, in reading order, then HTML
-    python -m booktools.build notebooks/02_machine_translation_data.ipynb   # one chapter (then HTML of all)
+    python -m booktools.build notebooks/02_translation_corpus.ipynb   # one chapter (then HTML of all)
     python -m booktools.build --no-html ...   # execute only
 
 The HTML edition (``_build/html``) is the student edition of every chapter rendered from the stored

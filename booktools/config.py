@@ -50,3 +50,16 @@ def github_url(notebook_name, repo_url: str | None = None, branch: str | None = 
     """The URL of one chapter on GitHub (same arguments as ``colab_url``)."""
     return (f"https://github.com/{github_repo(repo_url)}/blob/"
             f"{branch or REPO_BRANCH}/{NOTEBOOK_DIR}/{_notebook_file(notebook_name)}")
+
+
+# Points of the checked exercises in the nbgrader assignments (`python -m booktools.assignments`,
+# `make assignments`). Every check is worth ASSIGNMENT_DEFAULT_POINTS unless ASSIGNMENT_POINTS names
+# it: the key is the check's name as its check cell calls it (`ok = checks.masked_softmax(...)` ->
+# "masked_softmax"), or "chNN.name" where two chapters have a check of the same name. A key that
+# matches no check (e.g. after a check was renamed) or more than one is an error.
+ASSIGNMENT_DEFAULT_POINTS = 1
+ASSIGNMENT_POINTS = {
+    "output_state_decoder": 3,  # a whole decoder class: init_state, forward and reorder_state
+    "multihead_attention": 2,   # projections, heads, masks and the output projection in one function
+    "bahdanau_context": 2,      # scores, masked softmax and the weighted sum, by hand
+}

@@ -460,17 +460,18 @@ def render_module(chapter: Chapter) -> str:
 
 
 def render_init(chapters: list[Chapter]) -> str:
-    names: list[str] = []
-    for chapter in chapters:
-        for name in chapter.public:
-            if name not in names:
-                names.append(name)
     parts = [BANNER + '"""d2l_local: the code of the book, one module per chapter, in reading order (generated).\n\n'
              "``import d2l_local as d2l`` gives every chapter's public names; where a later chapter redefines a\n"
              'name, ``d2l.name`` is the later definition."""\n']
     if chapters:
         parts.append("\n".join(f"from .{c.module} import *  # noqa: F401,F403  {c.notebook}" for c in chapters) + "\n")
-    parts.append(_all_lines(names))
+        parts.append("from . import (\n" + "".join(f"    {c.module},\n" for c in chapters) + ")\n")
+        parts.append("# Every chapter's public names, in reading order (each once).\n"
+                     "__all__ = list(dict.fromkeys(name for chapter in (\n"
+                     + "".join(f"    {c.module},\n" for c in chapters)
+                     + ") for name in chapter.__all__))\n")
+    else:
+        parts.append("__all__ = []\n")
     return "\n".join(parts)
 
 

@@ -131,7 +131,7 @@ def _default_mode() -> int:
 
 def write_atomically(path: Path | str, content, *, mode: int | None = None,
                      unchanged_since: os.stat_result | None = None) -> bool:
-    """Replace ``path`` by ``content`` (a notebook node, or text) in one step.
+    """Replace ``path`` by ``content`` (a notebook node, text or bytes) in one step.
 
     The file keeps its mode (a new file gets ``mode``, or what ``open`` would give); on any failure
     the old file stays as it was and no temporary file is left. With ``unchanged_since`` (a
@@ -145,8 +145,12 @@ def write_atomically(path: Path | str, content, *, mode: int | None = None,
         mode = path.stat().st_mode & 0o777 if path.exists() else _default_mode()
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            if isinstance(content, str):
+        if isinstance(content, bytes):
+            handle = os.fdopen(fd, "wb")
+        else:
+            handle = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+        with handle:
+            if isinstance(content, (str, bytes)):
                 handle.write(content)
             else:
                 nbformat.write(content, handle)

@@ -52,7 +52,7 @@ import sys
 
 if "google.colab" in sys.modules:
     import importlib.util
-    if importlib.util.find_spec("d2l_local") is None:  # 重新运行本单元时已经装好，不再调用 pip
+    if importlib.util.find_spec("d2l_local") is None:  # 重新运行本单元格时已经装好，不再调用 pip
         import subprocess
         # --no-deps：torch、numpy、matplotlib 用 Colab 自带的，pip 不去解析、升级或重装它们
         pip = subprocess.run(
@@ -60,8 +60,8 @@ if "google.colab" in sys.modules:
             capture_output=True, text=True)
         if pip.returncode != 0:
             raise RuntimeError(
-                "在 Colab 上安装 d2l_local 失败（pip 的报错在最后）。检查网络连接后重新运行本单元；"
-                "仍然失败就在新单元里运行 `!pip install --no-deps git+@REPO_URL@` 查看完整输出。\\n"
+                "在 Colab 上安装 d2l_local 失败（pip 的报错在最后）。检查网络连接后重新运行本单元格；"
+                "仍然失败就在新单元格里运行 `!pip install --no-deps git+@REPO_URL@` 查看完整输出。\\n"
                 + pip.stderr[-2000:])
         importlib.invalidate_caches()  # 让同一个内核马上就能导入刚装好的包
 
@@ -70,7 +70,7 @@ try:
 except ImportError as error:
     raise ImportError(
         f"无法导入 d2l_local（{error}）。本地：在仓库根目录运行 `make venv`，再选 .venv 里的 Python 作内核"
-        "（或在自己的环境里运行 `pip install -e .`）；Colab：重新运行本单元，它会先安装 d2l_local。"
+        "（或在自己的环境里运行 `pip install -e .`）；Colab：重新运行本单元格，它会先安装 d2l_local。"
     ) from error'''
 
 

@@ -1,4 +1,4 @@
-"""Checks for the exercises of chapter 6 (遮蔽与损失).
+"""Checks for the exercises of chapter 6 (掩蔽与损失).
 
 Expected answers come from small reference implementations in this module written with explicit
 Python loops over the valid positions, on seeded CPU tensors; they never call the student's code.
@@ -20,7 +20,7 @@ __all__ = ['smoothed_masked_ce', 'masked_softmax']
 
 
 # ----------------------------------------------------------------------------------------------
-# 练习 6.2（b）：带标签平滑的遮蔽损失
+# 练习 6.2（b）：带标签平滑的掩蔽损失
 # ----------------------------------------------------------------------------------------------
 
 def _reference_smoothed_ce(pred, label, valid_len, epsilon):
@@ -113,20 +113,20 @@ def _smoothed_ce_cases():
 
 
 def smoothed_masked_ce(func) -> bool:
-    """练习 6.2（b）：检查 func(pred, label, valid_len, epsilon) 算出的带标签平滑的遮蔽损失。
+    """练习 6.2（b）：检查 func(pred, label, valid_len, epsilon) 算出的带标签平滑的掩蔽损失。
 
     pred (batch_size, num_steps, vocab_size)，label (batch_size, num_steps)，valid_len (batch_size,)。
     应返回一个数：每个有效词元的 (1-epsilon)·(-log p_y) + epsilon·mean_k(-log p_k) 之和，除以
     有效词元的个数（有效长度大于 num_steps 按 num_steps 计），没有有效词元时为 0。"""
     return check_function(
-        '练习 6.2（b）带标签平滑的遮蔽损失', func, _smoothed_ce_cases(),
+        '练习 6.2（b）带标签平滑的掩蔽损失', func, _smoothed_ce_cases(),
         hint='先用 F.log_softmax(pred, dim=-1) 得到 log p，每个词元的损失是 (1-epsilon)·(-log p_y) + '
              'epsilon·mean_k(-log p_k)；再用 sequence_mask 去掉填充位置，除以有效词元数（至少为 1）。',
         diagnose=_diagnose_smoothed_ce)
 
 
 # ----------------------------------------------------------------------------------------------
-# 练习 6.3：带遮蔽的 softmax
+# 练习 6.3：带掩蔽的 softmax
 # ----------------------------------------------------------------------------------------------
 
 def _reference_masked_softmax(X, valid_len):
@@ -156,19 +156,19 @@ def _masked_softmax_mistakes(X, valid_len):
     query_mask = (torch.arange(num_queries)[None, :] < valid_len[:, None])[:, :, None].expand(X.shape)
     return [
         (torch.softmax(X, dim=-1),
-         '结果和不加遮蔽的 softmax 一样：超出有效长度的键没有被遮蔽。先把这些位置的分数换成 -1e6，再做 softmax。'),
+         '结果和不加掩蔽的 softmax 一样：超出有效长度的键没有被掩蔽。先把这些位置的分数换成 -1e6，再做 softmax。'),
         (torch.softmax(X.masked_fill(~right, 0), dim=-1),
-         '被遮蔽位置的分数换成了 0（sequence_mask 的默认 value），可 exp(0) = 1，它们仍然分到了权重。'
+         '被掩蔽位置的分数换成了 0（sequence_mask 的默认 value），可 exp(0) = 1，它们仍然分到了权重。'
          '用 value=-1e6 这样很小的数。'),
         (torch.softmax(X.masked_fill(~query_mask, -1e6), dim=-1),
-         '你遮蔽的是查询（第 1 维），不是键（最后一维）：sequence_mask 遮蔽的是它输入的第 1 维。先把 X '
+         '你掩蔽的是查询（第 1 维），不是键（最后一维）：sequence_mask 掩蔽的是它输入的第 1 维。先把 X '
          'reshape 成 (-1, num_keys)，有效长度相应地用 valid_len.repeat_interleave(num_queries)。'),
         (torch.softmax(X.masked_fill(~_key_mask(X, valid_len.repeat(num_queries)), -1e6), dim=-1),
          '有效长度和行没有对上：valid_len.repeat(num_queries) 得到的是 [L0, L1, L0, L1, ...]，而 X '
          'reshape 之后同一个样本的各个查询是相邻的行，要用 valid_len.repeat_interleave(num_queries)'
          '（[L0, L0, ..., L1, L1, ...]）。'),
         (torch.softmax(X, dim=-1) * right,
-         '你在 softmax 之后才把被遮蔽的权重置 0，每行的和不再是 1。要在 softmax 之前遮蔽分数。'),
+         '你在 softmax 之后才把被掩蔽的权重置 0，每行的和不再是 1。要在 softmax 之前掩蔽分数。'),
         (torch.softmax(X.masked_fill(~right, -1e6), dim=1),
          'softmax 应当沿最后一维（键，dim=-1）做：每个查询分给各个键的权重之和为 1。'),
     ]
@@ -195,13 +195,13 @@ def _masked_softmax_cases():
 
 
 def masked_softmax(func) -> bool:
-    """练习 6.3：检查 func(X, valid_len) 沿最后一维（键）做的带遮蔽的 softmax。
+    """练习 6.3：检查 func(X, valid_len) 沿最后一维（键）做的带掩蔽的 softmax。
 
     X (batch_size, num_queries, num_keys)，valid_len (batch_size,)：第 i 个样本只有前 valid_len[i]
-    个键有效（大于 num_keys 表示全部有效）。应返回与 X 同形状的权重，被遮蔽的键权重为 0，每行和为 1；
+    个键有效（大于 num_keys 表示全部有效）。应返回与 X 同形状的权重，被掩蔽的键权重为 0，每行和为 1；
     X 不得被改动。"""
     return check_function(
-        '练习 6.3 带遮蔽的 softmax', func, _masked_softmax_cases(),
+        '练习 6.3 带掩蔽的 softmax', func, _masked_softmax_cases(),
         hint='把 X 看成 batch_size * num_queries 行、每行 num_keys 个分数；每行的有效长度是它所属样本的 '
-             'valid_len（repeat_interleave）；用 sequence_mask(..., value=-1e6) 遮蔽后沿最后一维 softmax。',
+             'valid_len（repeat_interleave）；用 sequence_mask(..., value=-1e6) 掩蔽后沿最后一维 softmax。',
         diagnose=_diagnose_masked_softmax)

@@ -17,7 +17,7 @@ __all__ = ['clip_by_global_norm', 'teacher_forcing_batch']
 
 
 # ----------------------------------------------------------------------------------------------
-# 练习 7.8：按全局范数裁剪梯度（纯函数版本）
+# 练习 7.6：按全局范数裁剪梯度（纯函数版本）
 # ----------------------------------------------------------------------------------------------
 
 def _reference_clip(grads, theta):
@@ -55,7 +55,7 @@ def _diagnose_clip(got, case):
     clipped, norm = result
     if not got['unchanged']:
         return ('不要改写传入的梯度（g.mul_()、g *= scale 都是原地操作）：用 g * scale 得到新张量。'
-                '本章的 grad_clipping 原地修改 .grad 是有意的，这个练习要的是纯函数。')
+                '第 7 章的 grad_clipping 原地修改 .grad 是有意的，这个练习要的是纯函数。')
     if isinstance(clipped, (list, tuple)) and any(
             isinstance(c, torch.Tensor) and c.is_floating_point() and bool(torch.isnan(c).any()) for c in clipped):
         return ('结果里有 NaN：梯度全为 0 时 ||g|| = 0，不能让 0 做除数后再乘 0。用 '
@@ -101,20 +101,20 @@ def _clip_cases():
 
 
 def clip_by_global_norm(func) -> bool:
-    """练习 7.8：检查 func(grads, theta) -> (clipped, norm)。
+    """练习 7.6：检查 func(grads, theta) -> (clipped, norm)。
 
     grads 是张量的列表（形状各不相同）。norm 是把它们看成一个长向量时的长度 ||g||（裁剪之前）；
     clipped 是新张量的列表 [g * min(1, theta/||g||) for g in grads]；grads 本身不得被改动；
     梯度全为 0 时不得出现 NaN。"""
     return check_function(
-        '练习 7.8 按全局范数裁剪梯度', _run_clip(func), _clip_cases(),
+        '练习 7.6 按全局范数裁剪梯度', _run_clip(func), _clip_cases(),
         hint='||g|| = sqrt(所有张量所有元素的平方和)；scale = min(1, theta/||g||)；'
              'return [g * scale for g in grads], ||g||。',
         diagnose=_diagnose_clip, compare_fn=_compare_clip)
 
 
 # ----------------------------------------------------------------------------------------------
-# 练习 7.9：强制教学的一个小批量（剪掉尾部的 <pad> 列，构造解码器输入）
+# 练习 7.7：强制教学的一个小批量（剪掉尾部的 <pad> 列，构造解码器输入）
 # ----------------------------------------------------------------------------------------------
 
 def _reference_teacher_forcing(Y, Y_valid_len, bos):
@@ -178,12 +178,12 @@ def _teacher_forcing_cases():
 
 
 def teacher_forcing_batch(func) -> bool:
-    """练习 7.9：检查 func(Y, Y_valid_len, bos) -> (dec_input, labels)。
+    """练习 7.7：检查 func(Y, Y_valid_len, bos) -> (dec_input, labels)。
 
     Y (batch_size, num_steps) 是补齐过的标签，Y_valid_len (batch_size,)。labels 是剪到这一批最大有效
     长度 L 的 Y[:, :L]；dec_input 形状相同：第 0 列是 bos，其后是 labels 去掉最后一列。Y 不得被改动。"""
     return check_function(
-        '练习 7.9 强制教学的一个小批量', func, _teacher_forcing_cases(),
+        '练习 7.7 强制教学的一个小批量', func, _teacher_forcing_cases(),
         hint='L = int(Y_valid_len.max())；labels = Y[:, :L]；'
              'dec_input = torch.cat([torch.full((batch_size, 1), bos), labels[:, :-1]], dim=1)。',
         diagnose=_diagnose_teacher_forcing, compare_fn=_compare_teacher_forcing)

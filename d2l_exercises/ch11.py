@@ -67,7 +67,7 @@ def _causal_diagnose(got, case):
         return ("第 0 个查询一个键也没看到（输出是零向量或 NaN）：有效长度差了一。第 i 个查询（从 0 数起）能看到位置 0 到 i，"
                 "一共 i + 1 个键，所以 valid_lens[b, i] = i + 1，例如 torch.arange(1, n + 1)。")
     if _same(got, _attention(Q, K, V, None, math.sqrt(d))):
-        return ("结果与不加遮蔽的注意力相同：每个查询都看到了它后面的键。"
+        return ("结果与不加掩蔽的注意力相同：每个查询都看到了它后面的键。"
                 "用二维有效长度 valid_lens[b, i] = i + 1 调用 d2l.masked_softmax。")
     if _same(got, _attention(Q, K, V, torch.full((batch_size, n), n), 1.0)) or \
             _same(got, _attention(Q, K, V, position + 1, 1.0)):
@@ -81,7 +81,7 @@ def _causal_diagnose(got, case):
                 "即 dim=-1。")
     backwards = torch.flip(_attention(Q.flip(1), K.flip(1), V.flip(1), position + 1, math.sqrt(d)), dims=(1,))
     if _same(got, backwards):
-        return "遮蔽的方向反了：第 i 个查询应当看位置 0 到 i（它自己和它之前），而不是 i 到 n - 1。"
+        return "掩蔽的方向反了：第 i 个查询应当看位置 0 到 i（它自己和它之前），而不是 i 到 n - 1。"
     return None
 
 
@@ -90,7 +90,7 @@ def causal_attention(func) -> bool:
 
     queries、keys (batch_size, n, d)，values (batch_size, n, v) -> (batch_size, n, v)：缩放点积注意力，
     第 i 个查询只看位置 0 … i 的键。在三组随机输入上与逐个查询计算的参考答案比较；认得出有效长度
-    差一、没有遮蔽、没有缩放（或除以 d）、softmax 轴不对、遮蔽方向反了这几种常见错误，并检查输入没有被改写。
+    差一、没有掩蔽、没有缩放（或除以 d）、softmax 轴不对、掩蔽方向反了这几种常见错误，并检查输入没有被改写。
     """
     return check_function(
         "练习 11.5 用二维有效长度实现因果注意力", func, _causal_cases(),

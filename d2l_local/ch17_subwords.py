@@ -34,8 +34,6 @@ __all__ = [
     'split_cmn',
     'SPACE_MARK',
     'Tokenizer',
-    'WordTokenizer',
-    'CharTokenizer',
     'JiebaTokenizer',
     'split_words',
     'merge_pair',
@@ -230,7 +228,7 @@ SPACE_MARK = "\u2581"
 
 @typing.runtime_checkable
 class Tokenizer(typing.Protocol):
-    """词元化器的接口（全书通用）：tokenize 把一个句子切成词元，detokenize 把词元拼回句子。
+    """词元化器的接口（第 9 章）：tokenize 把一个句子切成词元，detokenize 把词元拼回句子。
 
     本书的词元化器还各有一个 normalize(text)，说明切分时保留文本的哪些信息：
     对任何 str s，detokenize(tokenize(s)) == normalize(s)。
@@ -241,65 +239,9 @@ class Tokenizer(typing.Protocol):
     def detokenize(self, tokens: list[str]) -> str: ...
 
 
-def _check_text(text):
-    if not isinstance(text, str):
-        raise TypeError(f"要切分的应是一个 str，收到 {type(text).__name__}：{text!r:.60}")
-
-
-def _check_tokens(tokens):
-    if isinstance(tokens, str) or not all(isinstance(token, str) for token in tokens):
-        raise TypeError(f"detokenize 要的是词元（str）的列表，收到 {tokens!r:.60}")
-
-
 def _clean_space(text):
     """'▁' 当作空格，空白合并成一个空格，去掉首尾空白。"""
     return " ".join(text.replace(SPACE_MARK, " ").split())
-
-
-# ---- notebooks/17_subwords.ipynb · cell id ch17-032 ----
-class WordTokenizer:
-    """按词切分（第 2 章的做法）：d2l.preprocess_nmt（小写，, . ! ? 前加空格）之后按空白切分；
-    detokenize 用空格连接，再去掉 , . ! ? 前的空格。
-
-    normalize(text)：小写，空白合并成一个空格、去掉首尾空白，去掉 , . ! ? 前的空格。
-    """
-
-    def normalize(self, text):
-        _check_text(text)
-        return re.sub(r" (?=[,.!?])", "", " ".join(text.lower().split()))
-
-    def tokenize(self, text):
-        _check_text(text)
-        return d2l.preprocess_nmt(text).split()
-
-    def detokenize(self, tokens):
-        _check_tokens(tokens)
-        return re.sub(r" (?=[,.!?])", "", " ".join(tokens))
-
-    def __repr__(self):
-        return "WordTokenizer()"
-
-
-# ---- notebooks/17_subwords.ipynb · cell id ch17-035 ----
-class CharTokenizer:
-    """按字符切分：每个字符一个词元，空格记作 '▁'。
-
-    normalize(text)：'▁' 当作空格，空白合并成一个空格，去掉首尾空白。
-    """
-
-    def normalize(self, text):
-        _check_text(text)
-        return _clean_space(text)
-
-    def tokenize(self, text):
-        return [SPACE_MARK if c == " " else c for c in self.normalize(text)]
-
-    def detokenize(self, tokens):
-        _check_tokens(tokens)
-        return _clean_space("".join(tokens))
-
-    def __repr__(self):
-        return "CharTokenizer()"
 
 
 # ---- notebooks/17_subwords.ipynb · cell id ch17-038 ----
@@ -323,14 +265,14 @@ class JiebaTokenizer:
     """
 
     def normalize(self, text):
-        _check_text(text)
+        d2l.check_text(text)
         return _clean_space(text)
 
     def tokenize(self, text):
         return [word.replace(" ", SPACE_MARK) for word in _jieba().lcut(self.normalize(text))]
 
     def detokenize(self, tokens):
-        _check_tokens(tokens)
+        d2l.check_token_list(tokens)
         return _clean_space("".join(tokens))
 
     def __repr__(self):
@@ -488,7 +430,7 @@ class BPETokenizer:
         return type(self)(self.alphabet, self.merges[:num_merges], self.lowercase)
 
     def normalize(self, text):
-        _check_text(text)
+        d2l.check_text(text)
         return _clean_space(text.lower() if self.lowercase else text)
 
     def _segment(self, word):
@@ -506,7 +448,7 @@ class BPETokenizer:
         return [symbol for word in split_words(self.normalize(text)) for symbol in self._segment(word)]
 
     def detokenize(self, tokens):
-        _check_tokens(tokens)
+        d2l.check_token_list(tokens)
         return _clean_space("".join(tokens))
 
     def state_dict(self):

@@ -232,12 +232,27 @@ def bad(id, raises, says, what, xfail=None):
     return register
 
 
-# --- data (notebooks/02_machine_translation_data.ipynb) --------------------------------------
+# --- data (notebooks/02_translation_corpus, 03_minibatches_and_splits, 19_appendix_data_tools) --
 
-@bad("data/corpus-line-without-tab", d2l.DataError, r"第 9 行.*请删除 fra-eng/fra\.txt.*重新获取",
-     "fra.txt has a line without a TAB (a truncated or hand-edited file); load_data_nmt")
+@bad("data/corpus-line-without-tab", d2l.DataError, r"^(?!.*请删除)语料第 9 行没有制表符.*修正或删去这一行",
+     "fra.txt has a line without a TAB in the middle (a hand-edited file); load_data_nmt. The message says to "
+     "fix that line and must not advise deleting the file")
 def _(sb):
-    sb.corpus.write_text(CORPUS + "I'm cold.J'ai froid.\n", encoding="utf-8")
+    sb.corpus.write_text(CORPUS + "I'm cold.J'ai froid.\nGo.\tVa !\n", encoding="utf-8")
+    return lambda: d2l.load_data_nmt(batch_size=2, num_steps=5)
+
+
+@bad("data/corpus-line-with-empty-french", d2l.DataError, r"^(?!.*请删除)语料第 9 行的法语一栏是空的.*修正或删去这一行",
+     "fra.txt has a line 'I'm cold.<TAB>' whose French side is empty; load_data_nmt")
+def _(sb):
+    sb.corpus.write_text(CORPUS + "I'm cold.\t \n", encoding="utf-8")
+    return lambda: d2l.load_data_nmt(batch_size=2, num_steps=5)
+
+
+@bad("data/corpus-cut-inside-the-last-line", d2l.DataError, r"第 9 行.*截断.*请删除 fra-eng/fra\.txt.*重新获取",
+     "fra.txt ends in the middle of its last line, before the TAB (an interrupted copy); load_data_nmt")
+def _(sb):
+    sb.corpus.write_text(CORPUS + "I'm co", encoding="utf-8")
     return lambda: d2l.load_data_nmt(batch_size=2, num_steps=5)
 
 
@@ -253,6 +268,12 @@ def _(sb):
 def _(sb):
     sb.corpus.write_bytes(b"")
     return lambda: d2l.load_data_nmt(batch_size=2, num_steps=5)
+
+
+@bad("data/corpus-as-bytes", TypeError, r"text\.decode\('utf-8'\)",
+     "tokenize_nmt(the file's bytes) instead of its text")
+def _(sb):
+    return lambda: d2l.tokenize_nmt(sb.corpus.read_bytes())
 
 
 @bad("data/wrong-checksum", d2l.DataError, r"checksum.*已删除.*请稍后重试.*D2L_DATA_DIR",
@@ -311,22 +332,112 @@ def _(sb):
     return lambda: d2l.tokenize_nmt(d2l.preprocess_nmt(d2l.read_data_nmt()), num_examples=-1)
 
 
+@bad("data/num-examples-zero", ValueError, r"num_examples 应是不小于 1 的整数，收到 0",
+     "load_data_nmt(2, 5, num_examples=0): no pairs at all (an empty DataLoader used to fail inside torch)")
+def _(sb):
+    return lambda: d2l.load_data_nmt(batch_size=2, num_steps=5, num_examples=0)
+
+
+@bad("data/num-steps-fractional", TypeError, r"num_steps 应是整数.*请传入整数，例如 num_steps=4",
+     "load_data_nmt(2, num_steps=3.5) (a slice index error from inside truncate_pad before)")
+def _(sb):
+    return lambda: d2l.load_data_nmt(batch_size=2, num_steps=3.5)
+
+
+@bad("data/batch-size-zero", ValueError, r"batch_size 应是不小于 1 的整数",
+     "load_data_nmt(batch_size=0) (torch's BatchSampler error in English before)")
+def _(sb):
+    return lambda: d2l.load_data_nmt(batch_size=0, num_steps=5)
+
+
+@bad("data/num-train-fractional", TypeError, r"num_train 应是整数.*例如 num_train=2",
+     "load_data_nmt_split(2, 5, num_train=2.5) (random.sample's error before)")
+def _(sb):
+    return lambda: d2l.load_data_nmt_split(2, 5, num_train=2.5)
+
+
+@bad("data/max-tokens-zero", ValueError, r"max_tokens 应是不小于 1 的整数",
+     "load_data_nmt_split(2, 5, max_tokens=0): every pair would be filtered out")
+def _(sb):
+    return lambda: d2l.load_data_nmt_split(2, 5, max_tokens=0)
+
+
+@bad("data/max-tokens-filters-everything", ValueError, r"max_tokens=1 太小.*请调大 max_tokens",
+     "load_data_nmt_split(2, 5, max_tokens=1) on a corpus whose sentences all have at least 2 tokens")
+def _(sb):
+    return lambda: d2l.load_data_nmt_split(2, 5, max_tokens=1)
+
+
 @bad("data/split-fractions-over-one", ValueError, r"两者之和小于 1",
      "load_data_nmt_split with valid_frac + test_frac > 1")
 def _(sb):
     return lambda: d2l.load_data_nmt_split(2, 5, valid_frac=0.6, test_frac=0.6)
 
 
-@bad("data/too-many-dates", ValueError, r"只有 \d+ 个不同的日期句对，要不了 1000000 个",
+@bad("data/split-fraction-as-a-string", TypeError, r"0 到 1 之间的比例.*valid_frac=0\.05",
+     "split_nmt(source, target, valid_frac='0.1')")
+def _(sb):
+    return lambda: d2l.split_nmt([["go", "."]], [["va", "!"]], valid_frac="0.1")
+
+
+@bad("data/too-many-dates", ValueError, r"只有 \d+ 个不同的日期句对，要不了 1000000 个.*调小",
      "load_data_dates asks for more distinct date pairs than exist")
 def _(sb):
     return lambda: d2l.load_data_dates(32, num_examples=10 ** 6)
 
 
-@bad("data/vocab-without-pad", ValueError, r"词表里没有 <pad>：请用 reserved_tokens 保留它",
+@bad("data/date-as-a-string", TypeError, r"datetime\.date\.fromisoformat\('2026-11-25'\)",
+     "format_date('2026-11-25', 'dotted') (AttributeError 'str' object has no attribute 'month' before)")
+def _(sb):
+    return lambda: d2l.format_date("2026-11-25", "dotted")
+
+
+@bad("data/vocab-without-pad", ValueError, r"词表里没有 <pad>：请在建词表时用 reserved_tokens 保留它",
      "build_array_nmt with a vocabulary built without reserved tokens")
 def _(sb):
     return lambda: d2l.build_array_nmt([["go", "."]], d2l.Vocab([["go", "."]]), 4)
+
+
+@bad("data/build-array-from-sentences-as-strings", TypeError, r"应是词元列表.*split\(\)",
+     "build_array_nmt(['go .'], vocab, 4): a string, which used to be read character by character")
+def _(sb):
+    return lambda: d2l.build_array_nmt(["go ."], vocab(), 4)
+
+
+@bad("data/vocab-reserved-tokens-as-a-string", TypeError, r"reserved_tokens=\['<pad>'\]",
+     "Vocab(tokens, reserved_tokens='<pad>'): a string, which used to reserve '<', 'p', 'a', 'd', '>'")
+def _(sb):
+    return lambda: d2l.Vocab([["go", "."]], reserved_tokens="<pad>")
+
+
+@bad("data/vocab-of-a-string", TypeError, r"text\.split\(\).*list\(text\)",
+     "Vocab('go home .'): a string, which used to give a vocabulary of characters")
+def _(sb):
+    return lambda: d2l.Vocab("go home .")
+
+
+@bad("data/vocab-indexed-with-a-tensor", TypeError, r"vocab\.to_tokens\(indices\)",
+     "vocab[torch.tensor([4, 5])] (it used to return <unk> for any tensor)")
+def _(sb):
+    return lambda: vocab()[torch.tensor([4, 5])]
+
+
+@bad("data/vocab-to-tokens-with-float-indices", TypeError, r"请先 \.long\(\)",
+     "vocab.to_tokens(torch.tensor([4.7])) (a float index used to be truncated to 4)")
+def _(sb):
+    return lambda: vocab().to_tokens(torch.tensor([4.7]))
+
+
+@bad("data/load-array-of-one-tensor", TypeError, r"只有一个张量也要写成 \(X,\)",
+     "load_array(X, 2): one tensor instead of a tuple of tensors (its rows were taken as the arrays)")
+def _(sb):
+    return lambda: d2l.load_array(torch.zeros(4, 3), 2)
+
+
+@bad("data/load-array-of-nothing", ValueError, r"0 个样本.*num_examples、max_tokens、num_train",
+     "load_array of empty tensors (an empty loader used to train 'loss 0.000' for epochs that never happened)")
+def _(sb):
+    return lambda: d2l.load_array((torch.zeros(0, 5), torch.zeros(0)), 2)
 
 
 # --- models and the API (chapters 1, 5, 7, 9, 11) ---------------------------------------------
@@ -379,7 +490,21 @@ def _(sb):
     return lambda: d2l.EncoderDecoder(d2l.Encoder(), d2l.Decoder())(X, X)
 
 
-@bad("api/mask-with-boolean-mask", TypeError, r"请用 mask\.sum\(dim=1\) 得到长度",
+@bad("api/heads-do-not-divide-hiddens", ValueError, r"请把 num_hiddens 改成 num_heads 的倍数",
+     "MultiHeadAttention(num_hiddens=10, num_heads=4)")
+def _(sb):
+    return lambda: d2l.MultiHeadAttention(8, 8, 8, 10, 4, 0.0)
+
+
+@bad("api/sequence-longer-than-positional-encoding", ValueError, r"请在构造时调大 max_len.*max_len=12",
+     "PositionalEncoding(max_len=10) on a 12-step sequence (an overlong input)")
+def _(sb):
+    return lambda: d2l.PositionalEncoding(8, 0.0, max_len=10)(torch.zeros(1, 12, 8))
+
+
+# --- masking, loss and attention (notebooks/06_masking_and_loss.ipynb, 11_attention_scoring.ipynb) ---------
+
+@bad("api/mask-with-boolean-mask", TypeError, r"请用 mask\.sum\(dim=-1\) 得到长度",
      "sequence_mask(X, mask) with a boolean (batch, steps) mask instead of lengths (wrong dtype)")
 def _(sb):
     return lambda: d2l.sequence_mask(torch.ones(2, 3), torch.tensor([[True, True, False], [True, False, False]]))
@@ -403,7 +528,7 @@ def _(sb):
     return lambda: d2l.masked_softmax(torch.ones(2, 2, 3, dtype=torch.long), torch.tensor([1, 2]))
 
 
-@bad("api/softmax-valid-lens-count-mismatch", ValueError, r"请为 X 的每个样本（或每个样本的每个查询）各给一个长度",
+@bad("api/softmax-valid-lens-count-mismatch", ValueError, r"请为每个样本（或每个样本的每个查询）各给一个长度",
      "masked_softmax with 3 valid_lens for a batch of 2")
 def _(sb):
     return lambda: d2l.masked_softmax(torch.rand(2, 3, 4), torch.tensor([1, 2, 3]))
@@ -422,25 +547,199 @@ def _(sb):
     return lambda: d2l.MaskedSoftmaxCELoss()(torch.rand(2, 3, 5), torch.zeros(2, 3), torch.tensor([3, 2]))
 
 
-@bad("api/heads-do-not-divide-hiddens", ValueError, r"请把 num_hiddens 改成 num_heads 的倍数",
-     "MultiHeadAttention(num_hiddens=10, num_heads=4)")
-def _(sb):
-    return lambda: d2l.MultiHeadAttention(8, 8, 8, 10, 4, 0.0)
-
-
 @bad("api/dot-product-sizes-differ", ValueError, r"请用 AdditiveAttention，或先用 nn\.Linear 投影",
      "DotProductAttention with queries of size 3 and keys of size 4")
 def _(sb):
     return lambda: d2l.DotProductAttention(0.0)(torch.rand(1, 2, 3), torch.rand(1, 4, 4), torch.rand(1, 4, 6))
 
 
-@bad("api/sequence-longer-than-positional-encoding", ValueError, r"请在构造时调大 max_len.*max_len=12",
-     "PositionalEncoding(max_len=10) on a 12-step sequence (an overlong input)")
+@bad("api/mask-value-overflows-float16", ValueError, r"超出了 torch\.float16 能表示的范围.*torch\.finfo\(X\.dtype\)\.min",
+     "sequence_mask(X.half(), valid_len, value=-1e6): masked_fill would raise an overflow RuntimeError")
 def _(sb):
-    return lambda: d2l.PositionalEncoding(8, 0.0, max_len=10)(torch.zeros(1, 12, 8))
+    return lambda: d2l.sequence_mask(torch.ones(2, 3, dtype=torch.float16), torch.tensor([1, 2]), value=-1e6)
+
+
+@bad("api/mask-fractional-value-on-integer-x", ValueError, r"不是整数.*请换一个整数值，或先把 X 转成浮点型",
+     "sequence_mask on int64 X with value=-1.5 (masked_fill would silently write -1)")
+def _(sb):
+    return lambda: d2l.sequence_mask(torch.ones(2, 3, dtype=torch.long), torch.tensor([1, 2]), value=-1.5)
+
+
+@bad("api/mask-value-not-a-number", TypeError, r"value 应是一个数",
+     "sequence_mask(X, valid_len, value='<pad>')")
+def _(sb):
+    return lambda: d2l.sequence_mask(torch.ones(2, 3), torch.tensor([1, 2]), value="<pad>")
+
+
+@bad("api/mask-negative-valid-len", ValueError, r"不能有负数.*请检查有效长度是怎样算出来的",
+     "sequence_mask with valid_len [1, -2]")
+def _(sb):
+    return lambda: d2l.sequence_mask(torch.ones(2, 3), torch.tensor([1, -2]))
+
+
+@bad("api/loss-label-outside-vocabulary", ValueError, r"0 到 4 之间的词元索引.*请检查标签是不是用另一个（更大的）词表编码的",
+     "MaskedSoftmaxCELoss with a label 7 inside the valid length for 5 logits (a CUDA device-side assert otherwise)")
+def _(sb):
+    label = torch.tensor([[1, 7, 2], [0, 0, 0]])
+    return lambda: d2l.MaskedSoftmaxCELoss()(torch.rand(2, 3, 5), label, torch.tensor([3, 1]))
+
+
+@bad("api/loss-boolean-labels", TypeError, r"label 应是词元索引（整数型，如 torch\.long）",
+     "MaskedSoftmaxCELoss with boolean labels")
+def _(sb):
+    return lambda: d2l.MaskedSoftmaxCELoss()(torch.rand(2, 3, 5), torch.ones(2, 3, dtype=torch.bool), torch.tensor([3, 2]))
+
+
+@bad("api/loss-valid-len-count-mismatch", ValueError, r"\(batch_size,\) = \(2,\).*请检查它是不是与 label 来自同一个小批量",
+     "MaskedSoftmaxCELoss with 3 valid lengths for a batch of 2")
+def _(sb):
+    return lambda: d2l.MaskedSoftmaxCELoss()(torch.rand(2, 3, 5), torch.zeros(2, 3, dtype=torch.long), torch.tensor([3, 2, 1]))
+
+
+@bad("api/loss-valid-len-on-another-device", ValueError, r"valid_len\.to\(label\.device\)",
+     "MaskedSoftmaxCELoss with valid_len on another device (meta)")
+def _(sb):
+    return lambda: d2l.MaskedSoftmaxCELoss()(torch.rand(2, 3, 5), torch.zeros(2, 3, dtype=torch.long),
+                                             torch.tensor([3, 2], device="meta"))
+
+
+@bad("api/softmax-valid-lens-on-another-device", ValueError, r"valid_lens\.to\(X\.device\)",
+     "masked_softmax with the scores on the CPU and valid_lens on another device (meta)")
+def _(sb):
+    return lambda: d2l.masked_softmax(torch.rand(2, 2, 3), torch.tensor([1, 2], device="meta"))
+
+
+@bad("api/softmax-fractional-valid-lens", ValueError, r"valid_lens\.round\(\)\.long\(\)",
+     "masked_softmax with valid_lens [1.5, 2.0]")
+def _(sb):
+    return lambda: d2l.masked_softmax(torch.rand(2, 2, 3), torch.tensor([1.5, 2.0]))
+
+
+@bad("api/attention-valid-lens-count-mismatch", ValueError, r"请为每个样本（或每个样本的每个查询）各给一个长度",
+     "DotProductAttention with 3 valid_lens for a batch of 2")
+def _(sb):
+    return lambda: d2l.DotProductAttention(0.0)(torch.rand(2, 1, 4), torch.rand(2, 3, 4), torch.rand(2, 3, 2),
+                                                torch.tensor([1, 2, 3]))
+
+
+@bad("api/attention-negative-valid-lens", ValueError, r"不能有负数.*请检查有效长度是怎样算出来的",
+     "AdditiveAttention with valid_lens [2, -1]")
+def _(sb):
+    attention = d2l.AdditiveAttention(4, 4, 8, 0.0)
+    return lambda: attention(torch.rand(2, 1, 4), torch.rand(2, 3, 4), torch.rand(2, 3, 2), torch.tensor([2, -1]))
+
+
+# --- prediction and BLEU (notebooks/09_prediction_and_evaluation.ipynb) -------------------------
+
+def _predict_with(net, sentence="go .", beam=False, voc=None, device=CPU, **kwargs):
+    voc = voc or vocab()
+    if beam:
+        return lambda: d2l.predict_seq2seq_beam(net, sentence, voc, voc, 5, device, **kwargs)
+    return lambda: d2l.predict_seq2seq(net, sentence, voc, voc, 5, device, **kwargs)
+
+
+def _diverged_net():
+    """A model whose training diverged: one weight of the output layer is NaN."""
+    net = seq2seq(len(vocab()))
+    with torch.no_grad():
+        net.decoder.dense.weight[0, 0] = float("nan")
+    return net
+
+
+@bad("predict/nan-weights-greedy", ValueError, r"decoder\.dense\.weight 里有 NaN 或 inf.*请载入发散之前的检查点",
+     "predict_seq2seq with a model whose weights hold a NaN (it used to translate to '<pad> <pad> …')")
+def _(sb):
+    return _predict_with(_diverged_net())
+
+
+@bad("predict/nan-weights-beam", ValueError, r"decoder\.dense\.weight 里有 NaN 或 inf.*请载入发散之前的检查点",
+     "predict_seq2seq_beam with a model whose weights hold a NaN (it used to crash inside the search)")
+def _(sb):
+    return _predict_with(_diverged_net(), beam=True)
+
+
+@bad("predict/target-vocab-without-bos-and-eos", ValueError, r"tgt_vocab 里没有 <bos>.*reserved_tokens=",
+     "predict_seq2seq with a target vocabulary built without reserved tokens (it used to return '')")
+def _(sb):
+    voc = vocab()
+    plain = d2l.Vocab([[f"w{i}" for i in range(len(voc) - 1)]])  # same size, no '<bos>'/'<eos>'
+    net = seq2seq(len(voc))
+    return lambda: d2l.predict_seq2seq(net, "go .", voc, plain, 5, CPU)
+
+
+@bad("predict/decoder-predicts-ids-beyond-the-vocab", ValueError,
+     r"每步输出 \d+ 个 logits，而 tgt_vocab 有 \d+ 个词元.*请传入训练这个模型时用的 tgt_vocab",
+     "a decoder whose output layer is larger than tgt_vocab: predicted token ids >= the vocabulary size")
+def _(sb):
+    net = seq2seq(len(vocab()))
+    net.decoder.dense = torch.nn.Linear(16, len(vocab()) + 7)
+    return _predict_with(net)
+
+
+@bad("predict/beam-alpha-nan", ValueError, r"alpha 应是有限的非负实数.*常用 0\.6 到 1.*收到 nan",
+     "predict_seq2seq_beam(..., alpha=float('nan'))")
+def _(sb):
+    return _predict_with(seq2seq(len(vocab())), beam=True, alpha=float("nan"))
+
+
+@bad("predict/num-steps-not-an-integer", ValueError, r"num_steps 应是正整数.*收到 3\.5",
+     "predict_seq2seq(..., num_steps=3.5)")
+def _(sb):
+    voc = vocab()
+    net = seq2seq(len(voc))
+    return lambda: d2l.predict_seq2seq(net, "go .", voc, voc, 3.5, CPU)
+
+
+@bad("predict/tokenizer-given-as-a-name", TypeError, r"src_tokenizer 应是有 tokenize.*d2l\.CharTokenizer\(\)",
+     "predict_seq2seq(..., src_tokenizer='char'): a name instead of a tokenizer object")
+def _(sb):
+    return _predict_with(seq2seq(len(vocab())), src_tokenizer="char")
+
+
+@bad("predict/tokenizer-class-instead-of-instance", TypeError, r"收到的是类 CharTokenizer 本身：请写成 CharTokenizer\(\)",
+     "predict_seq2seq(..., tgt_tokenizer=d2l.CharTokenizer): the class, not an instance")
+def _(sb):
+    return _predict_with(seq2seq(len(vocab())), tgt_tokenizer=d2l.CharTokenizer)
+
+
+@bad("predict/model-on-another-device", ValueError, r"模型的参数在 meta 上.*请先 net\.to\(device\)",
+     "predict_seq2seq with the model on another device than `device` (meta here, a GPU on Colab)")
+def _(sb):
+    return _predict_with(seq2seq(len(vocab())).to("meta"))
+
+
+@bad("predict/device-not-a-device", ValueError, r"device='gpu' 不是一个设备：请用 d2l\.try_gpu\(\)",
+     "predict_seq2seq(..., device='gpu')")
+def _(sb):
+    return _predict_with(seq2seq(len(vocab())), device="gpu")
+
+
+@bad("predict/bleu-of-none", TypeError, r"pred_seq 应是一个 str（词元用空格分隔）或词元列表.*预测失败时",
+     "bleu(None, 'va !', 2): a failed prediction passed on")
+def _(sb):
+    return lambda: d2l.bleu(None, "va !", 2)
+
+
+@bad("predict/corpus-bleu-of-two-strings", TypeError, r"predictions 应是每句一项的 list.*corpus_bleu\(\[prediction\], \[reference\]\)",
+     "corpus_bleu('il est calme .', 'il est calme .'): it used to score the characters")
+def _(sb):
+    return lambda: d2l.corpus_bleu("il est calme .", "il est calme .")
+
+
+@bad("predict/corpus-bleu-token-list-references", ValueError, r"references 看起来是词元列表.*' '\.join\(tokens\)",
+     "corpus_bleu(str predictions, token-list references such as splits['test'][1]): an exact match scored 0.0")
+def _(sb):
+    return lambda: d2l.corpus_bleu(["il est calme .", "va !"], [["il", "est", "calme", "."], ["va", "!"]])
+
+
+@bad("predict/corpus-bleu-mixed-forms", TypeError, r"参考译文与预测要用同一种形式",
+     "corpus_bleu(token-list predictions, str references)")
+def _(sb):
+    return lambda: d2l.corpus_bleu([["va", "!"]], ["va !"])
 
 
 # --- training and checkpoints (notebooks/07_training.ipynb) ------------------------------------
+# --- training and checkpoints (notebooks/07_training, 08_checkpoints_and_resuming, 20_appendix_training_tools)
 
 @bad("train/target-vocab-without-bos", ValueError, r"<bos>.*reserved_tokens",
      "train_seq2seq with a target vocabulary built without '<bos>'")
@@ -492,6 +791,220 @@ def _(sb):
 def _(sb):
     voc = vocab()
     return lambda: train(seq2seq(len(voc)), voc, sb.checkpoint / "next.pt")
+
+
+def resume(sb, lr=0.01, num_epochs=3, **kwargs):
+    """Resume the sandbox's good checkpoint (1 epoch) up to num_epochs, saving after every epoch."""
+    voc = vocab()
+    net = kwargs.pop("net", None) or seq2seq(len(voc), seed=1)
+    kwargs = {"save_every": 1, "plot": False, **kwargs}
+    return lambda: d2l.train_seq2seq(net, tiny_data(voc), lr, num_epochs, voc, CPU, checkpoint_path=sb.checkpoint,
+                                     **kwargs)
+
+
+def forged_checkpoint(sb, name, change):
+    """A copy of the good checkpoint whose dictionary was changed (a damaged or hand-edited file)."""
+    state = torch.load(sb.checkpoint, weights_only=True)
+    change(state)
+    path = sb.root / "runs" / name
+    torch.save(state, path)
+    return path
+
+
+@bad("train/save-every-zero", ValueError, r"save_every（每隔几轮保存一次检查点）应是正整数.*请传入一个正整数",
+     "train_seq2seq(save_every=0): refused before the first step (was ZeroDivisionError after an epoch)")
+def _(sb):
+    return resume(sb, save_every=0)
+
+
+@bad("train/plot-every-zero", ValueError, r"plot_every（每隔几轮重画一次损失曲线）应是正整数.*请传入一个正整数",
+     "train_seq2seq(plot_every=0)")
+def _(sb):
+    voc = vocab()
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), tiny_data(voc), 0.01, 2, voc, CPU, plot_every=0)
+
+
+@bad("train/num-epochs-fractional", TypeError, r"num_epochs.*应是正整数.*例如写成 num_epochs=2",
+     "train_seq2seq(num_epochs=2.5)")
+def _(sb):
+    voc = vocab()
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), tiny_data(voc), 0.01, 2.5, voc, CPU, plot=False)
+
+
+@bad("train/cpu-threads-zero", ValueError, r"cpu_threads.*应是正整数.*请传入一个正整数",
+     "train_seq2seq(cpu_threads=0)")
+def _(sb):
+    return resume(sb, cpu_threads=0)
+
+
+@bad("train/theta-negative", ValueError, r"theta（梯度裁剪的阈值，例如 1）应是正数.*请传入一个正数",
+     "train_seq2seq(theta=-1): clipping would turn gradient descent into ascent")
+def _(sb):
+    return resume(sb, theta=-1.0)
+
+
+@bad("train/grad-clipping-theta-zero", ValueError, r"theta.*应是正数.*请传入一个正数",
+     "grad_clipping(net, 0)")
+def _(sb):
+    voc = vocab()
+    net = seq2seq(len(voc))
+    for p in net.parameters():
+        p.grad = torch.ones_like(p)
+    return lambda: d2l.grad_clipping(net, 0)
+
+
+@bad("train/resume-with-infinite-lr", ValueError, r"lr（学习率，例如 0\.005）应是正数.*请传入一个正数",
+     "resume good.pt with lr=inf (used to save all-nan weights over it)")
+def _(sb):
+    return resume(sb, lr=float("inf"))
+
+
+@bad("train/resume-diverges-with-huge-lr", d2l.NonFiniteError,
+     r"第 2 轮训练出现了 nan 或 inf.*lr=1e\+38.*请把 lr 调小.*这一轮没有保存.*good\.pt 仍是之前保存的状态",
+     "resume good.pt with lr=1e38: the run goes non-finite; good.pt stays byte-identical")
+def _(sb):
+    return resume(sb, lr=1e38)
+
+
+@bad("train/resume-with-an-inf-gradient", d2l.NonFiniteError,
+     r"第 2 轮.*梯度范数是 inf 或 nan.*这一轮没有保存.*good\.pt",
+     "resume good.pt when one gradient overflows to inf (grad_clipping turns it into nan everywhere)")
+def _(sb):
+    voc = vocab()
+    net = seq2seq(len(voc), seed=1)
+    net.decoder.dense.weight.register_hook(lambda grad: torch.full_like(grad, float("inf")))
+    return resume(sb, net=net)
+
+
+@bad("train/empty-data-iterator", ValueError, r"data_iter 是空的.*请检查数据是否读进来了",
+     "train_seq2seq on a DataLoader without a single batch (used to print loss 0.000 and save a checkpoint)")
+def _(sb):
+    voc = vocab()
+    X, X_len = torch.zeros(0, 5, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    empty = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(X, X_len, X, X_len), batch_size=3)
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), empty, 0.01, 2, voc, CPU,
+                                     checkpoint_path=sb.root / "runs" / "new.pt", plot=False)
+
+
+@bad("train/one-shot-generator", ValueError, r"第 2 轮 data_iter 没有给出任何有效词元.*只能遍历一次.*DataLoader",
+     "train_seq2seq on a generator of batches: the 2nd epoch has nothing left to train on")
+def _(sb):
+    voc = vocab()
+    batches = (batch for batch in tiny_data(voc))
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), batches, 0.01, 2, voc, CPU,
+                                     checkpoint_path=sb.root / "runs" / "new.pt", plot=False)
+
+
+@bad("train/batch-is-not-four-tensors", ValueError, r"应是 \(X, X_valid_len, Y, Y_valid_len\) 四个张量.*load_array",
+     "train_seq2seq on batches of (X, Y) pairs")
+def _(sb):
+    voc = vocab()
+    X, _ = d2l.build_array_nmt([["go", "."]] * 4, voc, 5)
+    pairs = d2l.load_array((X, X), batch_size=2)
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), pairs, 0.01, 1, voc, CPU, plot=False)
+
+
+@bad("train/labels-outside-the-target-vocab", ValueError, r"目标词表只有 5 个词元.*是不是把源词表和目标词表弄反了",
+     "train_seq2seq with a target vocabulary smaller than the labels (source and target vocabularies swapped)")
+def _(sb):
+    voc = vocab()
+    small = d2l.Vocab([["go"]], reserved_tokens=RESERVED)  # 5 tokens; the labels go up to len(voc) - 1
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), tiny_data(voc), 0.01, 1, small, CPU, plot=False)
+
+
+@bad("train/device-unknown-name", ValueError, r"收到的是 'gpu'：请用 d2l\.try_gpu\(\)",
+     "train_seq2seq(device='gpu')")
+def _(sb):
+    voc = vocab()
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), tiny_data(voc), 0.01, 1, voc, "gpu", plot=False)
+
+
+@bad("train/device-missing-gpu", ValueError, r"没有 cuda:99 这块 GPU.*请用 d2l\.try_gpu\(\)",
+     "train_seq2seq(device='cuda:99') on a machine without that GPU")
+def _(sb):
+    voc = vocab()
+    return lambda: d2l.train_seq2seq(seq2seq(len(voc)), tiny_data(voc), 0.01, 1, voc, "cuda:99", plot=False)
+
+
+@bad("train/checkpoint-path-is-a-folder", d2l.CheckpointError, r"是一个文件夹，不是文件.*model\.pt",
+     "train_seq2seq(checkpoint_path=runs/): a folder, not a file")
+def _(sb):
+    voc = vocab()
+    return lambda: train(seq2seq(len(voc)), voc, sb.checkpoint.parent)
+
+
+@bad("train/checkpoint-negative-epoch", d2l.CheckpointError, r"已训练轮数是 -3，不是非负整数.*换回一份完好的副本",
+     "resume from a checkpoint whose epoch is -3 (hand-edited)")
+def _(sb):
+    path = forged_checkpoint(sb, "negative.pt", lambda state: state.update(epoch=-3))
+    voc = vocab()
+    return lambda: train(seq2seq(len(voc)), voc, path, num_epochs=2)
+
+
+@bad("train/checkpoint-with-nan-weights", d2l.CheckpointError, r"有 nan 或 inf.*请换回更早的检查点，或者删除它从头训练",
+     "resume from a checkpoint whose weights are nan (written by an older version after a diverged run)")
+def _(sb):
+    path = forged_checkpoint(sb, "nan.pt", lambda state: state["model"]["decoder.dense.bias"].fill_(float("nan")))
+    voc = vocab()
+    return lambda: train(seq2seq(len(voc)), voc, path, num_epochs=2)
+
+
+@bad("train/load-with-an-optimizer-over-other-parameters", d2l.CheckpointError,
+     r"optimizer 管理的不是这个模型的参数.*d2l\.make_adam\(net, lr\)",
+     "load_checkpoint(good.pt, net, optimizer_of_another_model): refused before the model is changed")
+def _(sb):
+    voc = vocab()
+    other = torch.optim.Adam(seq2seq(len(voc)).parameters())
+    return lambda: d2l.load_checkpoint(sb.checkpoint, seq2seq(len(voc)), other)
+
+
+@bad("train/save-a-model-with-nan-weights", d2l.NonFiniteError, r"不保存检查点.*nan 或 inf.*good\.pt 保持原样.*调小学习率",
+     "save_checkpoint(good.pt, a model whose weights are nan): good.pt stays as it was")
+def _(sb):
+    voc = vocab()
+    net = seq2seq(len(voc))
+    with torch.no_grad():
+        net.decoder.dense.bias.fill_(float("nan"))
+    return lambda: d2l.save_checkpoint(sb.checkpoint, net, torch.optim.Adam(net.parameters()), 2, [1.0, 0.5])
+
+
+class _InterruptedFile(io.RawIOBase):
+    """A file whose 2nd write raises KeyboardInterrupt: Ctrl-C taking effect inside torch.save."""
+
+    def __init__(self, f):
+        self.f, self.calls = f, 0
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.calls += 1
+        if self.calls == 2:
+            raise KeyboardInterrupt
+        return self.f.write(data)
+
+
+@bad("train/ctrl-c-inside-torch-save", KeyboardInterrupt, r"保存检查点时被中断：.*good\.pt 没有被改动",
+     "Ctrl-C while save_checkpoint is inside torch.save (torch wraps it into a RuntimeError of its own)")
+def _(sb):
+    voc = vocab()
+    net = seq2seq(len(voc))
+    real_save = torch.save
+    sb.monkeypatch.setattr(torch, "save", lambda obj, f, *a, **k: real_save(obj, _InterruptedFile(f), *a, **k))
+    return lambda: d2l.save_checkpoint(sb.checkpoint, net, torch.optim.Adam(net.parameters()), 2, [1.0, 0.5])
+
+
+@bad("train/budget-scale-not-a-number", ValueError, r"D2L_BUDGET_SCALE 应是一个正数.*'fast'.*请改正它，或者删除它",
+     "D2L_BUDGET_SCALE=fast, then budget_seconds(60)")
+def _(sb):
+    sb.monkeypatch.setenv("D2L_BUDGET_SCALE", "fast")
+    return lambda: d2l.budget_seconds(60)
+
+
+@bad("train/budget-not-positive", ValueError, r"seconds（训练单元格的时间预算，单位是秒）应是正数.*请传入一个正数",
+     "budget_seconds(0)")
+def _(sb):
+    return lambda: d2l.budget_seconds(0)
 
 
 # --- the tools (booktools) ---------------------------------------------------------------------
@@ -675,11 +1188,36 @@ def _case_and_unicode_spaces():
     assert torch.equal(a, b)
 
 
+def _zero_valid_length_gives_zeros_not_nan():
+    assert torch.equal(d2l.sequence_mask(torch.ones(2, 3), torch.tensor([0, 0])), torch.zeros(2, 3))
+    weights = d2l.masked_softmax(torch.rand(2, 1, 4), torch.tensor([0, 4]))
+    assert (weights[0] == 0).all() and torch.isfinite(weights).all()
+    pred = torch.rand(2, 3, 5, requires_grad=True)
+    loss = d2l.MaskedSoftmaxCELoss()(pred, torch.zeros(2, 3, dtype=torch.long), torch.tensor([0, 0]))
+    loss.backward()
+    assert loss.item() == 0.0 and (pred.grad == 0).all()
+
+
+def _non_finite_values_in_padding_are_ignored():
+    pred = torch.rand(2, 3, 5).masked_fill(torch.tensor([[False, True, True], [False, False, True]])[..., None],
+                                           float("nan")).requires_grad_()
+    loss = d2l.MaskedSoftmaxCELoss()(pred, torch.zeros(2, 3, dtype=torch.long), torch.tensor([1, 2]))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(pred.grad).all()
+    values = torch.rand(2, 3, 2)
+    inf_values = values.masked_fill(torch.tensor([[False, False, True], [False, True, True]])[..., None], float("inf"))
+    attention = d2l.DotProductAttention(0.0)
+    Q, K = torch.rand(2, 1, 4), torch.rand(2, 3, 4)
+    assert torch.allclose(attention(Q, K, inf_values, torch.tensor([2, 1])), attention(Q, K, values, torch.tensor([2, 1])))
+
+
 TOLERATED = {
     "unknown-words-become-unk": _unknown_words,
     "overlong-sentence-is-truncated-to-num_steps": _overlong_sentence,
     "valid_len-beyond-num_steps-means-all-valid": _valid_len_beyond_num_steps,
     "case-and-unicode-spaces-are-normalised": _case_and_unicode_spaces,
+    "zero-valid-length-gives-zeros-not-nan": _zero_valid_length_gives_zeros_not_nan,
+    "non-finite-values-in-padding-are-ignored": _non_finite_values_in_padding_are_ignored,
 }
 
 

@@ -1,5 +1,6 @@
-"""Interrupted work: training killed with SIGKILL mid-epoch resumes to the same weights, and a
-checkpoint save killed half-way never replaces (or poses as) a good checkpoint.
+"""Interrupted work: training killed with SIGKILL mid-epoch resumes to the same weights, a checkpoint
+save killed half-way never replaces (or poses as) a good checkpoint, and Ctrl-C (SIGINT) inside
+torch.save is an ordinary KeyboardInterrupt that leaves the old checkpoint intact.
 
 The work runs in other processes, so the kill is real: no ``finally`` block, exception handler or
 ``atexit`` of the killed process runs. Importing torch takes seconds on a busy 2-core machine, so a
@@ -35,6 +36,7 @@ import io
 import json
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -108,6 +110,34 @@ def slow_save(job):
         saver.join()
 
 
+def interrupted_save(job):
+    """save_checkpoint over a good checkpoint; the write waits inside torch.save until SIGINT arrives."""
+    real_save = torch.save
+
+    class WaitingFile(io.RawIOBase):
+        def __init__(self, f):
+            self.f, self.calls = f, 0
+
+        def writable(self):
+            return True
+
+        def write(self, data):
+            self.calls += 1
+            if self.calls == 2:
+                say(f"{job['tag']}: IN-SAVE")
+                while True:  # Ctrl-C lands here: in a Python callback of torch.save's C++ writer
+                    time.sleep(0.05)
+            return self.f.write(data)
+
+    torch.save = lambda obj, f, *args, **kwargs: real_save(obj, WaitingFile(f), *args, **kwargs)
+    net = model(20, job["init_seed"])
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+    try:
+        d2l.save_checkpoint(job["checkpoint"], net, optimizer, 2, [1.5, 1.0])
+    except BaseException as error:  # what a notebook would show the user
+        say(f"{job['tag']}: RAISED {type(error).__name__}: {error}")
+
+
 tags = {}  # pid -> job tag
 
 
@@ -135,7 +165,7 @@ for line in sys.stdin:  # no threads here: forking is safe
         signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGCHLD})
         code = 1
         try:
-            {"train": train, "slow-save": slow_save}[job["kind"]](job)
+            {"train": train, "slow-save": slow_save, "interrupted-save": interrupted_save}[job["kind"]](job)
             code = 0
         finally:
             sys.stdout.flush()
@@ -317,3 +347,26 @@ def test_a_save_killed_half_way_never_replaces_or_poses_as_a_good_checkpoint(tmp
                                checkpoint_path=fresh / "ckpt.pt", plot=False)
     assert (result.start_epoch, result.epochs_run) == (0, 1)
     assert d2l.load_checkpoint(fresh / "ckpt.pt", _net()[0])["epoch"] == 1
+
+
+def test_ctrl_c_inside_torch_save_is_an_ordinary_interrupt_and_keeps_the_old_checkpoint(tmp_path, server):
+    """SIGINT while save_checkpoint is inside torch.save: torch's C++ writer wraps the interrupt into a
+    RuntimeError of its own; the user must see a KeyboardInterrupt, and the old checkpoint unchanged."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    net, _, _ = _net()
+    good = runs / "ckpt.pt"
+    d2l.save_checkpoint(good, net, torch.optim.Adam(net.parameters(), lr=0.01), 1, [1.5])
+    good_bytes = good.read_bytes()
+
+    server.run("ctrl-c", "interrupted-save", checkpoint=good, init_seed=5)
+    server.wait_for("ctrl-c: IN-SAVE")
+    assert len(list(runs.glob("ckpt.pt.*.tmp"))) == 1  # really in the middle of writing
+    os.kill(server.pids["ctrl-c"], signal.SIGINT)
+    raised = server.wait_for("ctrl-c: RAISED")
+    assert raised.startswith("ctrl-c: RAISED KeyboardInterrupt: 保存检查点时被中断"), raised
+    assert raised.endswith("没有被改动。")
+    assert server.wait_for("ctrl-c: EXIT") == "ctrl-c: EXIT 0"
+    server.close()
+    assert good.read_bytes() == good_bytes
+    assert sorted(os.listdir(runs)) == ["ckpt.pt"]  # the temporary file was removed

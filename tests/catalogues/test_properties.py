@@ -7,6 +7,7 @@ Each test has a bounded ``max_examples`` so that the file runs in seconds, ``dea
 from __future__ import annotations
 
 import collections
+import math
 
 import pytest
 import sacrebleu
@@ -91,7 +92,8 @@ def test_truncate_pad_length_prefix_and_padding(line, num_steps, pad):
 
 
 @bounded(100)
-@given(st.lists(st.lists(small_token, max_size=9), min_size=0, max_size=8), st.integers(1, 10))
+@given(st.lists(st.lists(small_token | st.sampled_from(["<eos>", "<bos>"]), max_size=9), min_size=0, max_size=8),
+       st.integers(1, 10))
 def test_build_array_nmt_rows_lengths_and_padding(lines, num_steps):
     vocab = d2l.Vocab(lines, reserved_tokens=RESERVED)
     array, valid_len = d2l.build_array_nmt(lines, vocab, num_steps)
@@ -100,11 +102,36 @@ def test_build_array_nmt_rows_lengths_and_padding(lines, num_steps):
     for row, length, line in zip(array.tolist(), valid_len.tolist(), lines):
         ids = vocab[line] + [eos]
         assert row == d2l.truncate_pad(ids, num_steps, pad)
-        # the valid length counts the non-<pad> tokens (a literal '<pad>' in a sentence is padding too)
-        assert length == sum(i != pad for i in row) <= num_steps
-        if "<pad>" not in line:
-            assert length == min(len(ids), num_steps)
-            assert row[length:] == [pad] * (num_steps - length)
+        # the valid length is the sentence's own length (with <eos>), even when the sentence holds a
+        # literal '<pad>' or '<eos>': the final <eos> stays inside it unless it was truncated away
+        assert length == min(len(ids), num_steps)
+        assert row[length:] == [pad] * (num_steps - length)
+        if len(ids) <= num_steps:
+            assert row[length - 1] == eos
+
+
+@bounded(60)
+@given(st.lists(st.tuples(sentence, sentence), min_size=1, max_size=8), st.booleans(), st.booleans(),
+       st.sampled_from(["\n", "\r\n"]))
+def test_tokenize_nmt_reads_byte_order_marks_attributions_and_line_endings(pairs, bom, attribution, newline):
+    """The corpus as editors and manythings.org write it: a BOM at the start, a third column, CRLF."""
+    extra = "\tCC-BY 2.0 (France) Attribution: tatoeba.org #1 (x)" if attribution else ""
+    text = newline.join(" ".join(src) + "\t" + " ".join(tgt) + extra for src, tgt in pairs) + newline
+    assume(not text.startswith("\ufeff"))  # a sentence that itself starts with U+FEFF is indistinguishable
+    raw = ("\ufeff" if bom else "") + text
+    decoded = raw.encode("utf-8").decode("utf-8-sig")  # what read_data_nmt does
+    source, target = d2l.tokenize_nmt(decoded)
+    assert source == [list(src) for src, _ in pairs] and target == [list(tgt) for _, tgt in pairs]
+
+
+@bounded(60)
+@given(st.lists(st.lists(small_token, min_size=1, max_size=5), min_size=1, max_size=5),
+       st.one_of(st.integers(), st.floats(allow_nan=False), st.none(), st.just(torch.tensor([1, 2]))))
+def test_vocab_lookup_is_by_token_only(lines, key):
+    """vocab[...] takes tokens (str, or lists of them); any other key is an error, never a silent <unk>."""
+    vocab = d2l.Vocab(lines, reserved_tokens=RESERVED)
+    with pytest.raises(TypeError, match="to_tokens"):
+        vocab[key]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,6 +210,134 @@ def test_masked_loss_is_the_mean_over_valid_tokens(shape, vocab_size, seed):
 
 
 # ---------------------------------------------------------------------------------------------
+# masked positions contribute nothing (issue 13): whatever sits in the padding (NaN, ±inf, huge
+# numbers, labels outside the vocabulary), the loss, the attention output and every gradient are
+# those of the same batch with harmless padding; and sequence_mask writes `value` exactly or refuses it
+
+poison = st.sampled_from([float("nan"), float("inf"), float("-inf"), 1e30, -1e30, 0.0])
+
+
+@bounded(80)
+@given(batch_and_lengths(max_extra_dims=0), st.integers(2, 6), poison, st.sampled_from([0.0, 0.1]),
+       st.integers(0, 2 ** 16))
+def test_loss_and_its_gradient_ignore_whatever_is_in_the_padding(shape, vocab_size, bad, smoothing, seed):
+    batch, steps, _, lengths = shape
+    gen = torch.Generator().manual_seed(seed)
+    pred = torch.randn(batch, steps, vocab_size, generator=gen)
+    label = torch.randint(0, vocab_size, (batch, steps), generator=gen)
+    lens = torch.tensor(lengths)
+    padding = torch.arange(steps)[None, :] >= lens[:, None]
+    loss = d2l.MaskedSoftmaxCELoss(label_smoothing=smoothing)
+    clean = pred.clone().requires_grad_()
+    dirty = pred.masked_fill(padding[..., None], bad).requires_grad_()
+    l_clean = loss(clean, label, lens)
+    l_dirty = loss(dirty, label.masked_fill(padding, 10 ** 6), lens)
+    l_clean.backward()
+    l_dirty.backward()
+    assert torch.isfinite(l_dirty) and torch.equal(l_dirty, l_clean)
+    assert torch.isfinite(dirty.grad).all() and torch.equal(dirty.grad, clean.grad)
+    assert (dirty.grad[padding] == 0).all()
+
+
+@bounded(80)
+@given(batch_and_lengths(max_extra_dims=0), st.integers(2, 6), st.integers(0, 2 ** 16), st.data())
+def test_ignore_index_tokens_count_in_neither_the_sum_nor_the_denominator(shape, vocab_size, seed, data):
+    batch, steps, _, lengths = shape
+    gen = torch.Generator().manual_seed(seed)
+    pred = torch.randn(batch, steps, vocab_size, generator=gen)
+    label = torch.randint(0, vocab_size, (batch, steps), generator=gen)
+    skipped = data.draw(st.lists(st.tuples(st.integers(0, batch - 1), st.integers(0, steps - 1)), max_size=6))
+    for i, t in skipped:
+        label[i, t] = -100
+    loss = d2l.MaskedSoftmaxCELoss()(pred, label, torch.tensor(lengths))
+    terms = [torch.nn.functional.cross_entropy(pred[i, t], label[i, t])
+             for i in range(batch) for t in range(min(lengths[i], steps)) if label[i, t] != -100]
+    expected = torch.stack(terms).mean() if terms else torch.tensor(0.0)
+    assert torch.allclose(loss, expected, atol=1e-5)
+
+
+@bounded(80)
+@given(scores_and_lengths(), poison, st.sampled_from(["dot", "additive"]), st.integers(0, 2 ** 16))
+def test_attention_output_and_gradients_ignore_whatever_is_in_the_padding(shape, bad, kind, seed):
+    batch, num_queries, num_keys, lens = shape
+    gen = torch.Generator().manual_seed(seed)
+    Q, K, V = (torch.randn(batch, n, d, generator=gen) for n, d in ((num_queries, 4), (num_keys, 4), (num_keys, 3)))
+    reach = lens if lens.dim() == 1 else lens.amax(dim=1)          # the keys at least one query may see
+    padding = (torch.arange(num_keys)[None, :] >= reach[:, None])[..., None]
+    torch.manual_seed(seed)
+    attention = (d2l.DotProductAttention(0.0) if kind == "dot" else d2l.AdditiveAttention(4, 4, 5, 0.0)).eval()
+    clean = [t.clone().requires_grad_() for t in (Q, K, V)]
+    dirty = [t.clone().requires_grad_() for t in (Q, K.masked_fill(padding, bad), V.masked_fill(padding, bad))]
+    out_clean, out_dirty = attention(*clean, lens), attention(*dirty, lens)
+    assert torch.isfinite(out_dirty).all() and torch.equal(out_dirty, out_clean)
+    weights = torch.randn(out_clean.shape, generator=gen)
+    (out_clean * weights).sum().backward()
+    grads_clean = [t.grad for t in clean] + [p.grad.clone() for p in attention.parameters()]
+    attention.zero_grad()
+    (out_dirty * weights).sum().backward()
+    grads_dirty = [t.grad for t in dirty] + [p.grad for p in attention.parameters()]
+    for g_clean, g_dirty in zip(grads_clean, grads_dirty):
+        assert torch.isfinite(g_dirty).all()
+        assert torch.allclose(g_dirty, g_clean, atol=1e-6)
+
+
+@bounded(100)
+@given(scores_and_lengths(), poison, st.sampled_from([torch.float32, torch.float64, torch.float16, torch.bfloat16]),
+       st.integers(0, 2 ** 16))
+def test_masked_softmax_ignores_the_masked_scores_in_every_float_dtype(shape, bad, dtype, seed):
+    batch, num_queries, num_keys, lens = shape
+    X = torch.randn(batch, num_queries, num_keys, generator=torch.Generator().manual_seed(seed)).to(dtype)
+    per_query = lens[:, None].expand(batch, num_queries) if lens.dim() == 1 else lens
+    keep = torch.arange(num_keys)[None, None, :] < per_query[:, :, None]
+    dirty = torch.where(keep, X, torch.tensor(bad, dtype=torch.float64).to(dtype)).requires_grad_()  # 1e30 -> inf in half
+    W_clean, W_dirty = d2l.masked_softmax(X, lens), d2l.masked_softmax(dirty, lens)
+    assert W_dirty.dtype == dtype and torch.isfinite(W_dirty).all() and torch.equal(W_dirty, W_clean)
+    assert (W_dirty[~keep] == 0).all()
+    sums = W_dirty.float().sum(-1)
+    nonempty = per_query > 0
+    assert (sums[~nonempty] == 0).all()                               # no valid key: all zeros, not NaN
+    assert torch.allclose(sums[nonempty], torch.ones_like(sums[nonempty]), atol=1e-2)
+    (W_dirty.float() * torch.arange(num_keys)).sum().backward()
+    assert torch.isfinite(dirty.grad).all() and (dirty.grad[~keep] == 0).all()
+
+
+int_dtypes = [torch.int8, torch.uint8, torch.int32, torch.int64, torch.bool]
+
+
+def fits(value, dtype):
+    if dtype.is_floating_point:
+        return not math.isfinite(value) or abs(value) <= torch.finfo(dtype).max
+    low, high = (0, 1) if dtype == torch.bool else (torch.iinfo(dtype).min, torch.iinfo(dtype).max)
+    return math.isfinite(value) and value == math.floor(value) and low <= value <= high
+
+
+@bounded(150)
+@given(batch_and_lengths(max_extra_dims=1),
+       st.sampled_from([torch.float16, torch.bfloat16, torch.float32, torch.float64] + int_dtypes),
+       st.floats(allow_nan=True, allow_infinity=True) | st.integers(-2 ** 40, 2 ** 40) | st.sampled_from([0, 1, -1.5]),
+       st.integers(0, 2 ** 16))
+def test_sequence_mask_writes_value_exactly_or_refuses_it(shape, dtype, value, seed):
+    batch, steps, extra, lengths = shape
+    gen = torch.Generator().manual_seed(seed)
+    if dtype.is_floating_point:
+        X = torch.randn((batch, steps) + extra, generator=gen).to(dtype)
+    else:
+        X = torch.randint(0, 2, (batch, steps) + extra, generator=gen).to(dtype)
+    before = X.clone()
+    lens = torch.tensor(lengths)
+    if not fits(float(value), dtype):
+        with pytest.raises(ValueError, match="请"):
+            d2l.sequence_mask(X, lens, value)
+        return
+    Y = d2l.sequence_mask(X, lens, value)
+    keep = (torch.arange(steps)[None, :] < lens[:, None]).reshape((batch, steps) + (1,) * len(extra))
+    expected = X.masked_fill(~keep, value)
+    assert Y.dtype == dtype and torch.equal(Y.isnan(), expected.isnan())
+    assert torch.equal(torch.nan_to_num(Y.double(), nan=0.5), torch.nan_to_num(expected.double(), nan=0.5))
+    assert torch.equal(X, before)
+
+
+# ---------------------------------------------------------------------------------------------
 # BLEU
 
 
@@ -208,7 +363,9 @@ def test_corpus_bleu_matches_sacrebleu(pairs, max_n):
     assume(any(hyps))  # sacrebleu divides by the hypothesis length
     streams = [[r[j] if j < len(r) else None for r in refs] for j in range(max(len(r) for r in refs))]
     metric = sacrebleu.metrics.BLEU(max_ngram_order=max_n, tokenize="none", smooth_method="none", force=True)
-    ours = d2l.corpus_bleu(hyps, refs, max_n)
+    # The token-list form: with string predictions, a list of one-word strings would be ambiguous (several
+    # one-word references, or one tokenised reference?) and corpus_bleu refuses it rather than guess.
+    ours = d2l.corpus_bleu([h.split() for h in hyps], [[r.split() for r in rs] for rs in refs], max_n)
     assert 0.0 <= ours <= 1.0
     assert ours == pytest.approx(metric.corpus_score(hyps, streams).score / 100, abs=1e-6)
 

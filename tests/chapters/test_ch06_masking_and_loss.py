@@ -104,7 +104,7 @@ def test_fractional_or_nan_float_is_refused_with_advice(bad):
 
 
 def test_bool_valid_len_is_refused_with_advice():
-    with pytest.raises(TypeError, match=r"mask.sum\(dim=1\)"):
+    with pytest.raises(TypeError, match=r"mask.sum\(dim=-1\)"):
         d2l.sequence_mask(torch.ones(2, 3), torch.tensor([True, False]))
 
 
@@ -125,6 +125,61 @@ def test_meta_tensors_on_the_same_device_give_shapes():
     X = torch.ones(2, 3, 4, device="meta")
     Y = d2l.sequence_mask(X, torch.tensor([1, 2], device="meta"))
     assert Y.shape == (2, 3, 4) and Y.is_meta
+
+
+# --- value must fit X's dtype (masked_fill raises on overflow and truncates silently on integers)
+
+@pytest.mark.parametrize("dtype, value", [(torch.float16, -1e6), (torch.float16, 7e4), (torch.bfloat16, 1e39),
+                                          (torch.float32, -1e39)])
+def test_value_outside_a_float_dtype_is_refused_with_advice(dtype, value):
+    X = torch.ones(2, 3, dtype=dtype)
+    with pytest.raises(ValueError, match=r"超出了 torch\.\w+ 能表示的范围.*torch\.finfo\(X\.dtype\)\.min"):
+        d2l.sequence_mask(X, torch.tensor([1, 2]), value=value)
+
+
+@pytest.mark.parametrize("dtype, value", [(torch.float16, float("-inf")), (torch.float16, -65504.0),
+                                          (torch.float16, float("nan")), (torch.bfloat16, -1e6),
+                                          (torch.float64, -1e300), (torch.int32, -1e6), (torch.uint8, 255),
+                                          (torch.bool, True), (torch.bool, 0), (torch.int64, 3.0)])
+def test_values_that_fit_are_written_exactly_as_masked_fill_would(dtype, value):
+    X = torch.ones(2, 3, dtype=dtype)
+    keep = torch.tensor([[True, False, False], [True, True, False]])
+    Y = d2l.sequence_mask(X, torch.tensor([1, 2]), value=value)
+    expected = X.masked_fill(~keep, value)
+    assert Y.dtype == dtype
+    assert torch.equal(torch.nan_to_num(Y.double(), nan=7.0), torch.nan_to_num(expected.double(), nan=7.0))
+
+
+@pytest.mark.parametrize("dtype, value, match", [
+    (torch.int64, -1.5, "不是整数.*悄悄截断"), (torch.int32, 0.5, "不是整数"), (torch.int64, float("nan"), "不是整数"),
+    (torch.uint8, -1, "超出了 torch.uint8 的范围"), (torch.int8, 300, "超出了 torch.int8 的范围"),
+    (torch.bool, 2, "超出了 torch.bool 的范围"),
+])
+def test_value_that_an_integer_x_cannot_hold_is_refused_with_advice(dtype, value, match):
+    X = torch.ones(2, 3, dtype=dtype)
+    with pytest.raises(ValueError, match=match + r".*X\.(float|long)\(\)"):
+        d2l.sequence_mask(X, torch.tensor([1, 2]), value=value)
+
+
+def test_value_that_is_not_a_number_is_refused():
+    with pytest.raises(TypeError, match="value 应是一个数"):
+        d2l.sequence_mask(torch.ones(2, 3), torch.tensor([1, 2]), value="pad")
+    with pytest.raises(TypeError, match="value 应是一个数"):
+        d2l.sequence_mask(torch.ones(2, 3), torch.tensor([1, 2]), value=torch.tensor([1.0, 2.0]))
+
+
+def test_complex_x_is_masked():
+    X = torch.ones(2, 3, dtype=torch.complex64)
+    assert d2l.sequence_mask(X, torch.tensor([1, 3])).tolist() == [[1, 0, 0], [1, 1, 1]]
+
+
+def test_check_valid_len_is_shared_and_names_the_argument():
+    lens = d2l.check_valid_len([1, 2], torch.device("cpu"), name="valid_lens")
+    assert torch.is_tensor(lens) and lens.tolist() == [1, 2]
+    with pytest.raises(ValueError, match=r"valid_lens\.round\(\)\.long\(\)"):
+        d2l.check_valid_len(torch.tensor([0.5]), torch.device("cpu"), name="valid_lens")
+    with pytest.raises(ValueError, match="move valid_lens to X.device"):
+        d2l.check_valid_len(torch.tensor([1]), torch.device("meta"), name="valid_lens")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -235,5 +290,86 @@ def test_bad_shapes_say_what_to_do():
         loss(pred[0], label, lens)
     with pytest.raises(TypeError, match="torch.long"):
         loss(pred, label.float(), lens)
-    with pytest.raises(ValueError, match="move valid_len to X.device"):
+    with pytest.raises(ValueError, match=r"move valid_len to label\.device.*valid_len\.to\(label\.device\)"):
         loss(pred, label, lens.to("meta"))
+    with pytest.raises(ValueError, match=r"\(batch_size,\) = \(3,\).*同一个小批量"):
+        loss(pred, label, torch.tensor([1, 2]))
+    with pytest.raises(ValueError, match="不能有负数.*请检查"):
+        loss(pred, label, torch.tensor([1, -2, 3]))
+
+
+# --- issue 13: what sits in the padding must not reach the loss or its gradient
+
+@pytest.mark.parametrize("poison", [float("nan"), float("inf"), float("-inf"), 1e30])
+def test_non_finite_logits_at_padded_positions_reach_neither_loss_nor_gradient(poison):
+    pred, label, lens = random_batch(11, lens=(2, 7, 0))
+    keep = torch.arange(pred.shape[1])[None, :] < lens[:, None]
+    clean = pred.clone().requires_grad_()
+    dirty = pred.masked_fill(~keep[..., None], poison).requires_grad_()
+    loss = d2l.MaskedSoftmaxCELoss()
+    l_clean, l_dirty = loss(clean, label, lens), loss(dirty, label, lens)
+    l_clean.backward()
+    l_dirty.backward()
+    assert torch.isfinite(l_dirty) and torch.equal(l_dirty, l_clean)
+    assert torch.isfinite(dirty.grad).all()
+    assert torch.equal(dirty.grad, clean.grad) and (dirty.grad[~keep] == 0).all()
+
+
+def test_labels_at_padded_positions_may_be_anything():
+    pred, label, lens = random_batch(12, lens=(3, 1, 5))
+    keep = torch.arange(pred.shape[1])[None, :] < lens[:, None]
+    odd = label.masked_fill(~keep, 10 ** 6).masked_fill(~keep & (torch.arange(7) % 2 == 0), -5)
+    loss = d2l.MaskedSoftmaxCELoss()
+    assert torch.equal(loss(pred, odd, lens), loss(pred, label, lens))
+
+
+def test_ignore_index_inside_the_valid_length_is_not_counted():
+    pred, label, lens = random_batch(13, lens=(4, 7, 3))
+    skip = torch.zeros_like(label, dtype=torch.bool)
+    skip[0, 1] = skip[1, 6] = skip[2, 0] = True               # inside the valid lengths
+    for ignore_index in (-100, 0, 8):
+        labelled = label.masked_fill(skip, ignore_index)
+        keep = (torch.arange(7)[None, :] < lens[:, None]) & (labelled != ignore_index)
+        expected = F.cross_entropy(pred[keep], labelled[keep])  # the mean over the counted tokens
+        got = d2l.MaskedSoftmaxCELoss(ignore_index=ignore_index)(pred, labelled, lens)
+        assert got.item() == pytest.approx(expected.item(), rel=1e-6), ignore_index
+
+
+def test_only_ignored_tokens_give_zero_not_nan():
+    pred, label, lens = random_batch(14, lens=(2, 1, 0))
+    pred.requires_grad_()
+    l = d2l.MaskedSoftmaxCELoss()(pred, torch.full_like(label, -100), lens)
+    l.backward()
+    assert l.item() == 0.0 and (pred.grad == 0).all()
+
+
+def test_weight_scales_each_token_and_the_mean_is_over_tokens():
+    pred, label, lens = random_batch(15)
+    weight = torch.linspace(0.5, 2.0, pred.shape[-1])
+    keep = torch.arange(pred.shape[1])[None, :] < lens[:, None]
+    expected = F.cross_entropy(pred[keep], label[keep], weight=weight, reduction="sum") / keep.sum()
+    got = d2l.MaskedSoftmaxCELoss(weight=weight)(pred, label, lens)
+    assert got.item() == pytest.approx(expected.item(), rel=1e-6)
+
+
+@pytest.mark.parametrize("bad", [9, 100, -1])
+def test_label_outside_the_vocabulary_is_refused_with_advice(bad):
+    pred, label, lens = random_batch(16)                     # vocab_size 9
+    label = label.clone()
+    label[1, 3] = bad                                        # inside valid length 7
+    with pytest.raises(ValueError, match=rf"0 到 8 之间的词元索引.*\[{bad}\].*另一个"):
+        d2l.MaskedSoftmaxCELoss()(pred, label, lens)
+
+
+def test_boolean_labels_are_refused():
+    pred, label, lens = random_batch(17)
+    with pytest.raises(TypeError, match="torch.long"):
+        d2l.MaskedSoftmaxCELoss()(pred, label > 3, lens)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float64])
+def test_other_float_dtypes(dtype):
+    pred, label, lens = random_batch(18)
+    got = d2l.MaskedSoftmaxCELoss()(pred.to(dtype), label, lens)
+    assert got.dtype == dtype
+    assert got.item() == pytest.approx(hand_loss(pred, label, lens), rel=2e-2)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import os
 import random
+import re
 from pathlib import Path
 
 import pytest
@@ -319,6 +320,301 @@ def test_attention_decoders_batched_beam_and_weights(vocabs, kind):
 
 
 # =============================================================================================
+# Tokenizers: word (the default), character, any object with tokenize/detokenize
+
+
+def old_prepare_source(sentences, src_vocab, num_steps):
+    """The encoding of the chapter before tokenizers existed (word level, written out by hand)."""
+    rows, lens = [], []
+    for sentence in sentences:
+        ids = src_vocab[d2l.preprocess_nmt(sentence).split()] + [src_vocab["<eos>"]]
+        rows.append(d2l.truncate_pad(ids, num_steps, src_vocab["<pad>"]))
+        lens.append(min(len(ids), num_steps))
+    return torch.tensor(rows), torch.tensor(lens)
+
+
+def test_default_call_is_the_word_level_behaviour(vocabs, net):
+    src_vocab, tgt_vocab = vocabs
+    X, valid_lens, _ = d2l.prepare_source(SENTENCES, src_vocab, 6, CPU)
+    X_old, lens_old = old_prepare_source(SENTENCES, src_vocab, 6)
+    assert torch.equal(X, X_old) and torch.equal(valid_lens, lens_old)
+    word = d2l.WordTokenizer()
+    for predict in (d2l.predict_seq2seq, d2l.predict_seq2seq_beam):
+        default, _ = predict(net, SENTENCES, *vocabs, 6, CPU)
+        explicit, _ = predict(net, SENTENCES, *vocabs, 6, CPU, src_tokenizer=word, tgt_tokenizer=word)
+        assert default == explicit
+        for translation in default:  # words joined by single spaces, exactly the vocabulary's tokens
+            assert translation == " ".join(translation.split())
+            assert all(w in tgt_vocab.token_to_idx for w in translation.split())
+
+
+def test_word_and_char_tokenizers():
+    word, char = d2l.WordTokenizer(), d2l.CharTokenizer()
+    assert word.tokenize("He's calm.") == ["he's", "calm", "."]
+    assert word.detokenize(["il", "est", "calme", "."]) == "il est calme ."
+    assert word.tokenize("I\u202fLOST\xa0!") == ["i", "lost", "!"]
+    for text in ["25.11.2026", "Wednesday, April 26, 2000", "二〇二六年十一月二十五日", "  a  b ", ""]:
+        assert char.tokenize(text) == list(text)
+        assert char.detokenize(char.tokenize(text)) == text  # an exact inverse, spaces included
+    assert repr(word) == "WordTokenizer()" and repr(char) == "CharTokenizer()"
+
+
+class RowEncoder(d2l.Encoder):
+    """Passes the whole source row on: the decoder picks its script by the row's token ids."""
+
+    def forward(self, X, *args):
+        return X
+
+
+class RowScriptDecoder(d2l.Decoder):
+    """Emits script[tuple(source row)] one token per step (one-hot logits), then <eos> forever."""
+
+    def __init__(self, scripts, vocab_size, eos):
+        super().__init__()
+        self.scripts, self.vocab_size, self.eos = scripts, vocab_size, eos
+        self.dummy = nn.Linear(1, 1)
+
+    def init_state(self, X, valid_lens=None):
+        steps = max(len(s) for s in self.scripts.values()) + 1
+        rows = [self.scripts[tuple(row)] + [self.eos] * (steps - len(self.scripts[tuple(row)]))
+                for row in X.tolist()]
+        return torch.tensor(rows), 0
+
+    def forward(self, X, state):
+        script, t = state
+        ids = script[:, min(t, script.shape[1] - 1)]
+        return F.one_hot(ids, self.vocab_size).float()[:, None, :] * 10, (script, t + 1)
+
+    def reorder_state(self, state, index):
+        return state[0][index], state[1]
+
+
+def test_char_level_round_trip_on_the_date_task():
+    pairs = d2l.make_date_pairs(40, split="test")
+    source, target = d2l.tokenize_dates(pairs)
+    src_vocab = d2l.Vocab(source, reserved_tokens=RESERVED)
+    tgt_vocab = d2l.Vocab(target, reserved_tokens=RESERVED)
+    num_steps = max(len(s) for s in source) + 1
+    char = d2l.CharTokenizer()
+    sources = [src for src, _ in pairs]
+    # the source side is encoded exactly like the training data of the date task
+    X, valid_lens, _ = d2l.prepare_source(sources, src_vocab, num_steps, CPU, src_tokenizer=char)
+    X_train, valid_train = d2l.build_array_nmt(source, src_vocab, num_steps)
+    assert torch.equal(X, X_train) and torch.equal(valid_lens, valid_train)
+    # a decoder that emits each date's ISO characters: the translation is the ISO string, no spaces
+    scripts = {tuple(row): tgt_vocab[list(tgt)] for row, (_, tgt) in zip(X_train.tolist(), pairs)}
+    net = d2l.EncoderDecoder(RowEncoder(), RowScriptDecoder(scripts, len(tgt_vocab), tgt_vocab["<eos>"]))
+    expected = [tgt for _, tgt in pairs]
+    translations, _ = d2l.predict_seq2seq(net, sources, src_vocab, tgt_vocab, num_steps, CPU,
+                                          src_tokenizer=char, tgt_tokenizer=char)
+    assert translations == expected
+    assert d2l.predict_seq2seq(net, sources[0], src_vocab, tgt_vocab, num_steps, CPU,
+                               src_tokenizer=char, tgt_tokenizer=char)[0] == expected[0]
+    for beam_size in (1, 3):
+        beam, candidates = d2l.predict_seq2seq_beam(net, sources, src_vocab, tgt_vocab, num_steps, CPU,
+                                                    beam_size=beam_size, src_tokenizer=char, tgt_tokenizer=char)
+        assert beam == expected and all(c[0][0] == e for c, e in zip(candidates, expected))
+    # with the default (word-level) tokenizer the same model cannot read these sources
+    word_X, _, _ = d2l.prepare_source(sources, src_vocab, num_steps, CPU)
+    assert not torch.equal(word_X, X_train)
+
+
+class DashTokenizer:
+    """A tokenizer of our own: '-'-separated tokens in, '+'-joined text out (tuples are fine too)."""
+
+    def tokenize(self, text):
+        return tuple(text.split("-"))
+
+    def detokenize(self, tokens):
+        return "+".join(tokens)
+
+
+def test_a_custom_tokenizer_object_is_used_on_both_sides(vocabs, scripted):
+    src_vocab, tgt_vocab = vocabs
+    net = scripted()
+    dash = DashTokenizer()
+    X, valid_lens, _ = d2l.prepare_source("he's-calm-.", src_vocab, 6, CPU, src_tokenizer=dash)
+    assert X[0, :4].tolist() == src_vocab[["he's", "calm", ".", "<eos>"]] and valid_lens.tolist() == [4]
+    translations, _ = d2l.predict_seq2seq(net, ["he's-calm", "go"], *vocabs, 6, CPU,
+                                          src_tokenizer=dash, tgt_tokenizer=dash)
+    assert translations == ["est+calme+calme", "va"]
+    beam, _ = d2l.predict_seq2seq_beam(net, ["he's-calm", "go"], *vocabs, 6, CPU, beam_size=2,
+                                       src_tokenizer=dash, tgt_tokenizer=dash)
+    assert beam == translations
+    # only the target side: the source is still split into words
+    assert d2l.predict_seq2seq(net, "He's calm.", *vocabs, 6, CPU, tgt_tokenizer=dash)[0] == "est+calme+calme"
+
+
+class OnlyTokenize:
+    def tokenize(self, text):
+        return text.split()
+
+
+class ReturnsText:
+    def tokenize(self, text):
+        return text.lower()
+
+    def detokenize(self, tokens):
+        return " ".join(tokens)
+
+
+class ReturnsIds:
+    def tokenize(self, text):
+        return [len(w) for w in text.split()]
+
+    def detokenize(self, tokens):
+        return " ".join(tokens)
+
+
+class DetokenizesToList:
+    def tokenize(self, text):
+        return text.split()
+
+    def detokenize(self, tokens):
+        return list(tokens)
+
+
+@pytest.mark.parametrize("side", ["src_tokenizer", "tgt_tokenizer"])
+@pytest.mark.parametrize("bad, says", [
+    ("char", r"tokenize\(text\) -> list\[str\].*没有 tokenize、detokenize.*d2l\.CharTokenizer\(\)"),
+    (d2l.CharTokenizer, r"收到的是类 CharTokenizer 本身：请写成 CharTokenizer\(\)"),
+    (OnlyTokenize(), r"OnlyTokenize.*没有 detokenize"),
+    (42, r"没有 tokenize、detokenize"),
+])
+def test_objects_that_are_not_tokenizers_are_refused(vocabs, net, side, bad, says):
+    for predict in (d2l.predict_seq2seq, d2l.predict_seq2seq_beam):
+        with pytest.raises(TypeError, match=says):
+            predict(net, "go .", *vocabs, 6, CPU, **{side: bad})
+
+
+@pytest.mark.parametrize("bad, side, says", [
+    (ReturnsText(), "src_tokenizer", r"ReturnsText\.tokenize 应返回 str 的列表，对源句子却返回了 str"),
+    (ReturnsIds(), "src_tokenizer", r"ReturnsIds\.tokenize 应返回 str 的列表.*\[2, 1\]"),
+    (DetokenizesToList(), "tgt_tokenizer", r"DetokenizesToList\.detokenize 应返回 str，却返回了 list"),
+])
+def test_tokenizers_that_return_the_wrong_type_are_refused(vocabs, net, bad, side, says):
+    for predict in (d2l.predict_seq2seq, d2l.predict_seq2seq_beam):
+        with pytest.raises(TypeError, match=says):
+            predict(net, "go .", *vocabs, 6, CPU, **{side: bad})
+
+
+def test_tokenizers_are_keyword_only(vocabs, net):
+    with pytest.raises(TypeError):
+        d2l.predict_seq2seq(net, "go .", *vocabs, 6, CPU, False, d2l.WordTokenizer())
+    with pytest.raises(TypeError):
+        d2l.prepare_source("go .", vocabs[0], 6, CPU, d2l.WordTokenizer())
+
+
+def test_whitespace_only_sentence_is_empty_for_a_char_tokenizer_too(vocabs, net):
+    with pytest.raises(ValueError, match="空"):
+        d2l.prepare_source("   ", vocabs[0], 6, CPU, src_tokenizer=d2l.CharTokenizer())
+
+
+# =============================================================================================
+# Bad models, vocabularies, devices and numbers: clear errors instead of silent wrong results
+
+
+def test_target_vocab_without_bos_or_eos_is_refused(vocabs, net):
+    src_vocab, tgt_vocab = vocabs
+    for reserved in (["<pad>", "<eos>"], ["<pad>", "<bos>"]):
+        words = [w for w in tgt_vocab.idx_to_token if w not in ("<pad>", "<bos>", "<eos>", "<unk>")]
+        # the same size as the model's target embedding, but without one of the tokens prediction needs
+        filler = [f"x{i}" for i in range(len(tgt_vocab) - len(reserved) - 1 - len(words))]
+        partial = d2l.Vocab([words + filler], reserved_tokens=reserved)
+        missing = ({"<bos>", "<eos>"} - set(reserved)).pop()
+        for predict in (d2l.predict_seq2seq, d2l.predict_seq2seq_beam):
+            with pytest.raises(ValueError, match=f"tgt_vocab 里没有 {missing}.*reserved_tokens"):
+                predict(net, "go .", src_vocab, partial, 6, CPU)
+    plain_src = d2l.Vocab([SRC_WORDS])  # no <pad>, no <eos>
+    with pytest.raises(ValueError, match="src_vocab 里没有 <pad>"):
+        d2l.predict_seq2seq(net, "go .", plain_src, tgt_vocab, 6, CPU)
+
+
+@pytest.mark.parametrize("where", ["decoder.dense.weight", "encoder.rnn.weight_hh_l0", "decoder.embedding.weight"])
+@pytest.mark.parametrize("value", [float("nan"), float("inf")])
+def test_non_finite_weights_are_refused_and_the_model_is_left_alone(vocabs, where, value):
+    net = make_net(*vocabs)
+    with torch.no_grad():
+        net.get_parameter(where)[0, 0] = value
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    net.train()
+    for predict in (d2l.predict_seq2seq, d2l.predict_seq2seq_beam):
+        with pytest.raises(ValueError, match=rf"{re.escape(where)} 里有 NaN 或 inf.*检查点"):
+            predict(net, SENTENCES, *vocabs, 6, CPU)
+    assert net.training
+    after = net.state_dict()
+    assert all(torch.allclose(before[k], after[k], equal_nan=True) for k in before)
+
+
+class NaNDecoder(ScriptedDecoder):
+    """Finite weights, but its logits become NaN at step 2 (as an overflow would make them)."""
+
+    def forward(self, X, state):
+        Y, state = super().forward(X, state)
+        if state[1] == 2:
+            Y = Y.clone()
+            Y[0, 0, 3] = float("nan")
+        return Y, state
+
+
+def test_non_finite_logits_are_refused(vocabs):
+    src_vocab, tgt_vocab = vocabs
+    va, eos = tgt_vocab["va"], tgt_vocab["<eos>"]
+    scripts = {src_vocab["run"]: [va] * 6}
+    net = d2l.EncoderDecoder(FirstTokenEncoder(), NaNDecoder(scripts, len(tgt_vocab)))
+    for predict in (d2l.predict_seq2seq, d2l.predict_seq2seq_beam):
+        with pytest.raises(ValueError, match="第 2 步输出了 NaN 或 inf"):
+            predict(net, "run", *vocabs, 6, CPU)
+
+
+def test_decoder_with_more_outputs_than_the_vocab_is_refused(vocabs):
+    # predicted ids >= len(tgt_vocab) used to reach Vocab.to_tokens (an IndexError from inside)
+    src_vocab, tgt_vocab = vocabs
+    net = make_net(*vocabs)
+    net.decoder.dense = nn.Linear(16, len(tgt_vocab) + 5)
+    for predict in (d2l.predict_seq2seq, d2l.predict_seq2seq_beam):
+        with pytest.raises(ValueError, match=rf"每步输出 {len(tgt_vocab) + 5} 个 logits.*tgt_vocab 有 {len(tgt_vocab)} 个"):
+            predict(net, "go .", *vocabs, 6, CPU)
+
+
+def test_device_is_checked_and_may_be_a_string(vocabs, net):
+    expected, _ = d2l.predict_seq2seq(net, SENTENCES, *vocabs, 6, CPU)
+    assert d2l.predict_seq2seq(net, SENTENCES, *vocabs, 6, "cpu")[0] == expected
+    assert d2l.predict_seq2seq_beam(net, SENTENCES, *vocabs, 6, "cpu", beam_size=1)[0] == expected
+    with pytest.raises(ValueError, match=r"device='gpu' 不是一个设备.*d2l\.try_gpu\(\)"):
+        d2l.predict_seq2seq(net, "go .", *vocabs, 6, "gpu")
+    meta_net = make_net(*vocabs).to("meta")  # a model that lives on another device
+    for predict in (d2l.predict_seq2seq, d2l.predict_seq2seq_beam):
+        with pytest.raises(ValueError, match=r"模型的参数在 meta 上，而 device='cpu'.*net\.to\(device\)"):
+            predict(meta_net, "go .", *vocabs, 6, CPU)
+
+
+@pytest.mark.parametrize("alpha", [float("nan"), float("inf"), -0.5, "0.75", None, True])
+def test_beam_search_refuses_bad_alpha(vocabs, net, alpha):
+    with pytest.raises(ValueError, match=r"alpha 应是有限的非负实数"):
+        d2l.predict_seq2seq_beam(net, "go .", *vocabs, 6, CPU, alpha=alpha)
+
+
+def test_beam_search_accepts_integral_alpha_and_numpy_numbers(vocabs, net):
+    import numpy as np
+    a, _ = d2l.predict_seq2seq_beam(net, SENTENCES, *vocabs, 6, CPU, beam_size=np.int64(3), alpha=np.float64(1.0))
+    b, _ = d2l.predict_seq2seq_beam(net, SENTENCES, *vocabs, 6, CPU, beam_size=3, alpha=1)
+    assert a == b
+
+
+@pytest.mark.parametrize("num_steps", [0, -1, 3.5, True, "6", None])
+def test_num_steps_must_be_a_positive_integer(vocabs, net, num_steps):
+    for predict in (d2l.predict_seq2seq, d2l.predict_seq2seq_beam):
+        with pytest.raises(ValueError, match="num_steps 应是正整数"):
+            predict(net, "go .", *vocabs, num_steps, CPU)
+
+
+def test_beam_size_true_is_not_one(vocabs, net):
+    with pytest.raises(ValueError, match="beam_size"):
+        d2l.predict_seq2seq_beam(net, "go .", *vocabs, 6, CPU, beam_size=True)
+
+
+# =============================================================================================
 # Beam search
 
 
@@ -580,6 +876,77 @@ def test_corpus_bleu_edge_cases():
         d2l.corpus_bleu([["va", "!"]], ["va !"])
     with pytest.raises(TypeError):
         d2l.corpus_bleu(["va !"], [[]])
+
+
+def test_corpus_bleu_on_token_lists_equals_the_string_form():
+    rng = random.Random(3)
+    words = ["a", "b", "c", "d"]
+    hyps = [random_sentence(rng, words, 0, 9) for _ in range(30)]
+    refs = [[random_sentence(rng, words, 1, 9) for _ in range(1 + i % 3)] for i in range(30)]
+    hyp_tokens = [h.split() for h in hyps]
+    ref_tokens = [[r.split() for r in several] for several in refs]
+    for max_n in (1, 2, 4):
+        expected = d2l.corpus_bleu(hyps, refs, max_n)
+        assert d2l.corpus_bleu(hyp_tokens, ref_tokens, max_n) == expected
+        assert d2l.corpus_bleu(tuple(map(tuple, hyp_tokens)), ref_tokens, max_n) == expected
+    # one tokenised reference per sentence: a list of str, as in splits['test'][1]
+    single = [r[0] for r in ref_tokens]
+    assert d2l.corpus_bleu(hyp_tokens, single) == d2l.corpus_bleu(hyps, [r[0] for r in refs])
+
+
+def test_corpus_bleu_exact_match_of_tokenised_sentences_is_one():
+    # issue 13: tokenised references used to score an exact match 0.0 (each token a "reference")
+    sentences = [["il", "est", "calme", "."], ["je", "suis", "chez", "moi", "."]]
+    assert d2l.corpus_bleu(sentences, sentences) == pytest.approx(1.0)
+    assert d2l.corpus_bleu(sentences, [[s] for s in sentences]) == pytest.approx(1.0)
+    assert d2l.corpus_bleu([" ".join(s) for s in sentences], [" ".join(s) for s in sentences]) == pytest.approx(1.0)
+
+
+def test_corpus_bleu_refuses_token_list_references_with_string_predictions():
+    # what a user gets by passing splits['test'][1] (token lists) as references for str predictions
+    with pytest.raises(ValueError, match=r"看起来是词元列表.*' '\.join\(tokens\).*prediction\.split\(\)"):
+        d2l.corpus_bleu(["il est calme .", "va !"], [["il", "est", "calme", "."], ["va", "!"]])
+    # several one-word references with one-word predictions are a legitimate input
+    assert d2l.corpus_bleu(["oui"], [["oui", "ouais"]], max_n=1) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("predictions, references, error, says", [
+    ("il est calme .", "il est calme .", TypeError, r"predictions 应是每句一项的 list.*corpus_bleu\(\[prediction\], \[reference\]\)"),
+    (["il est calme ."], "il est calme .", TypeError, r"references 应是每句一项的 list"),
+    (None, [], TypeError, r"predictions 应是每句一项的 list"),
+    (["va !", ["va", "!"]], ["va !", "va !"], TypeError, r"第 1 个预测应是str"),
+    ([["va", "!"], "va !"], [["va", "!"], ["va", "!"]], TypeError, r"第 1 个预测应是词元列表"),
+    ([["va", "!"]], ["va !"], TypeError, r"参考译文与预测要用同一种形式"),
+    ([["va", "!"]], [[]], TypeError, r"非空 list"),
+    (["va !"], [["va !", None]], TypeError, r"第 0 句的参考译文应是一个 str"),
+    (["va !"], [], ValueError, r"predictions 有 1 句，references 有 0 句"),
+])
+def test_corpus_bleu_bad_inputs(predictions, references, error, says):
+    with pytest.raises(error, match=says):
+        d2l.corpus_bleu(predictions, references)
+
+
+def test_corpus_bleu_rejects_bad_orders():
+    for bad in (0, -1, 2.0, True, None):
+        with pytest.raises(ValueError, match="max_n"):
+            d2l.corpus_bleu(["va !"], ["va !"], bad)
+
+
+def test_bleu_takes_strings_or_token_lists_and_refuses_the_rest():
+    expected = d2l.bleu("a b b c d", "a b c d e f", 2)
+    assert d2l.bleu("a b b c d".split(), "a b c d e f", 2) == expected
+    assert d2l.bleu("a b b c d", tuple("a b c d e f".split()), 2) == expected
+    for bad_pred, bad_label, name in [(None, "va !", "pred_seq"), ("va !", None, "label_seq"),
+                                      (3, "va !", "pred_seq"), (["va", 1], "va !", "pred_seq")]:
+        with pytest.raises(TypeError, match=rf"{name} 应是一个 str（词元用空格分隔）或词元列表"):
+            d2l.bleu(bad_pred, bad_label, 2)
+    with pytest.raises(ValueError, match="k"):
+        d2l.bleu("va !", "va !", True)
+
+
+def test_group_references_refuses_unequal_lengths():
+    with pytest.raises(ValueError, match=r"source 有 2 句，target 有 1 句"):
+        d2l.group_references([["go", "."], ["hi", "."]], [["va", "!"]])
 
 
 def test_group_references_keeps_all_translations_of_a_sentence():

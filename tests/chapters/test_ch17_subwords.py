@@ -57,6 +57,7 @@ def tokenizers(splits):
     zh = list(dict.fromkeys(zh for _, zh in train))
     return {
         "word": d2l.WordTokenizer(),
+        "word-attached": d2l.WordTokenizer(attach_punctuation=True),
         "char": d2l.CharTokenizer(),
         "jieba": d2l.JiebaTokenizer(),
         "bpe-en": d2l.BPETokenizer.learn(en, num_merges=600),
@@ -314,7 +315,8 @@ def test_round_trip_on_every_held_out_sentence(tokenizers, splits):
     en = [en for en, _ in splits["test"]]
     zh = [zh for _, zh in splits["test"]]
     for name, tokenizer in tokenizers.items():
-        for text in (en if name in ("word", "bpe-en") else zh if name in ("jieba", "bpe-zh") else en + zh):
+        for text in (en if name.startswith("word") or name == "bpe-en"
+                     else zh if name in ("jieba", "bpe-zh") else en + zh):
             assert tokenizer.detokenize(tokenizer.tokenize(text)) == tokenizer.normalize(text), (name, text)
 
 
@@ -326,7 +328,8 @@ def test_every_tokenizer_implements_the_protocol(tokenizers):
 
 def test_edge_cases_empty_whitespace_and_bad_types(tokenizers):
     for name, tokenizer in tokenizers.items():
-        for empty in ("", "   ", "\t\n\u3000") + (() if name == "word" else ("▁", " ▁ ")):
+        for empty in ("",) + (() if name == "char" else ("   ", "\t\n\u3000")) + \
+                (() if name.startswith("word") or name == "char" else ("▁", " ▁ ")):
             assert tokenizer.tokenize(empty) == [], (name, empty)
         assert tokenizer.detokenize([]) == ""
         with pytest.raises(TypeError, match="str"):
@@ -337,17 +340,21 @@ def test_edge_cases_empty_whitespace_and_bad_types(tokenizers):
             tokenizer.detokenize(["a", 1])
 
 
-def test_word_tokenizer_is_chapter_2_and_inverts_the_punctuation_spacing():
-    word = d2l.WordTokenizer()
+def test_word_tokenizer_is_chapter_2_and_can_invert_the_punctuation_spacing():
+    word = d2l.WordTokenizer(attach_punctuation=True)
     assert word.tokenize("I'm home, Tom!") == ["i'm", "home", ",", "tom", "!"]
     assert word.tokenize("Go.") == d2l.preprocess_nmt("Go.").split()
     assert word.detokenize(["i'm", "home", ",", "tom", "!"]) == "i'm home, tom!"
     assert word.detokenize(["what", "?", "!", "."]) == "what?!."
     assert word.normalize("  Hello ,  World . ") == "hello, world."
+    # chapter 9's default keeps the corpus' spacing (the references of the French BLEU are written so)
+    assert d2l.WordTokenizer().detokenize(["i'm", "home", ",", "tom", "!"]) == "i'm home , tom !"
+    assert d2l.WordTokenizer().normalize("  Hello,  World. ") == "hello , world ."
+    assert repr(word) == "WordTokenizer(attach_punctuation=True)"
 
 
 def test_char_and_jieba_tokenizers():
-    assert d2l.CharTokenizer().tokenize(" a  b ") == ["a", "▁", "b"]
+    assert d2l.CharTokenizer().tokenize(" a  b ") == [" ", "a", " ", " ", "b", " "]  # chapter 9: exact inverse
     assert d2l.CharTokenizer().tokenize("汤姆。") == ["汤", "姆", "。"]
     assert d2l.JiebaTokenizer().tokenize("汤姆在家里。") == ["汤姆", "在", "家里", "。"]
     assert d2l.JiebaTokenizer().tokenize("Tom Jackson") == ["Tom", "▁", "Jackson"]
@@ -485,7 +492,8 @@ def test_truncated_is_what_learning_fewer_merges_gives(splits):
     many = d2l.BPETokenizer.learn(texts, num_merges=400)
     for k in (0, 1, 57, 200):
         assert many.truncated(k).merges == d2l.BPETokenizer.learn(texts, num_merges=k).merges
-    assert many.truncated(0).tokenize("Hi there.") == d2l.CharTokenizer().tokenize("Hi there.")
+    assert many.truncated(0).tokenize("Hi there.") == \
+        [d2l.SPACE_MARK if c == " " else c for c in d2l.CharTokenizer().tokenize("Hi there.")]
 
 
 def test_space_marks_start_words_and_merges_never_cross_words(tokenizers):
@@ -501,7 +509,7 @@ def test_space_marks_start_words_and_merges_never_cross_words(tokenizers):
 @bounded(200)
 @given(st.text(max_size=40))
 def test_split_words_covers_the_normalized_text(text):
-    normalized = d2l.CharTokenizer().normalize(text)
+    normalized = d2l.BPETokenizer([], []).normalize(text)
     words = d2l.split_words(normalized)
     assert "".join(words).replace("▁", " ") == normalized
     assert all(word and " " not in word and "▁" not in word[1:] for word in words)

@@ -15,15 +15,15 @@ from torch import nn
 
 import d2l_local as d2l
 from booktools import student
-from d2l_exercises import ch01, ch02, ch04, ch05
+from d2l_exercises import ch01, ch02, ch03, ch04, ch05
 from exercise_support import exercise_cells, notebook, run, solution_cells, student_version
 
 # chapter -> [(name the scaffold defines, the check that takes it)], in reading order
 EXERCISES = {
     "01_encoder_decoder": [("masked_mean_context", ch01.masked_mean_context),
                            ("greedy_decode", ch01.greedy_decode)],
-    "02_machine_translation_data": [("preprocess_keep_numbers", ch02.preprocess_keep_numbers),
-                                    ("batch_padding_ratio", ch02.batch_padding_ratio)],
+    "02_translation_corpus": [("preprocess_keep_numbers", ch02.preprocess_keep_numbers)],
+    "03_minibatches_and_splits": [("batch_padding_ratio", ch03.batch_padding_ratio)],
     "04_encoder": [("packed_encode", ch04.packed_encode), ("reverse_valid", ch04.reverse_valid)],
     "05_decoder": [("OutputStateDecoder", ch05.output_state_decoder)],
 }
@@ -143,10 +143,10 @@ class _ReturnsNothing(d2l.Decoder):
 
 @pytest.mark.parametrize("check, answer", [
     (ch01.masked_mean_context, lambda *args: None), (ch01.greedy_decode, lambda *args: None),
-    (ch02.preprocess_keep_numbers, lambda *args: None), (ch02.batch_padding_ratio, lambda *args: None),
+    (ch02.preprocess_keep_numbers, lambda *args: None), (ch03.batch_padding_ratio, lambda *args: None),
     (ch04.packed_encode, lambda *args: None), (ch04.reverse_valid, lambda *args: None),
     (ch05.output_state_decoder, _ReturnsNothing),
-    (ch01.masked_mean_context, lambda *args: "0.5"), (ch02.batch_padding_ratio, lambda *args: [0.5, 0.5]),
+    (ch01.masked_mean_context, lambda *args: "0.5"), (ch03.batch_padding_ratio, lambda *args: [0.5, 0.5]),
     (ch04.packed_encode, lambda *args: (torch.zeros(2), torch.zeros(2))),
     (ch04.reverse_valid, lambda X, valid_lens: X.float()),
 ], ids=lambda value: getattr(value, "__name__", "answer"))
@@ -300,7 +300,7 @@ def test_preprocess_reference_examples():
     assert ch02._preprocess_reference("Ça\xa0alors\u202f!") == "ça alors !"
 
 
-# ------------------------------------------------------------------------------------ 练习 2.3
+# ------------------------------------------------------------------------------------ 练习 3.1
 
 def _ratio(extra=1, global_width=False, average=False, drop_last=False, valid_share=False):
     def batch_padding_ratio(lengths, batch_size):
@@ -327,12 +327,12 @@ def _ratio(extra=1, global_width=False, average=False, drop_last=False, valid_sh
     (_ratio(valid_share=True), "有效位置所占的比例 1 - ρ"),
 ])
 def test_padding_ratio_wrong_answers(wrong, hint, capsys):
-    assert ch02.batch_padding_ratio(wrong) is False
+    assert ch03.batch_padding_ratio(wrong) is False
     assert_fails_with(verdict(capsys), hint)
 
 
 def test_padding_ratio_right_and_exception(capsys):
-    assert ch02.batch_padding_ratio(_ratio()) is True
+    assert ch03.batch_padding_ratio(_ratio()) is True
     assert verdict(capsys).startswith("✓")
 
     def one_batch_too_many(lengths, batch_size):
@@ -343,13 +343,13 @@ def test_padding_ratio_right_and_exception(capsys):
             pads += max(valid) * len(valid) - sum(valid)
         return pads / positions
 
-    assert ch02.batch_padding_ratio(one_batch_too_many) is False
+    assert ch03.batch_padding_ratio(one_batch_too_many) is False
     assert_fails_with(verdict(capsys), "ValueError", "max()", "positions += max(valid) * len(valid)")
 
 
 def test_padding_ratio_reference_by_hand():
     # batches [3, 7] and [2]: widths 8 and 3, so 2 * 8 + 3 = 19 positions, 4 + 8 + 3 = 15 valid
-    assert ch02._padding_reference([3, 7, 2], 2) == pytest.approx(4 / 19)
+    assert ch03._padding_reference([3, 7, 2], 2) == pytest.approx(4 / 19)
 
 
 # ------------------------------------------------------------------------------------ 练习 4.2

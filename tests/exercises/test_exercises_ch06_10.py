@@ -33,10 +33,10 @@ NAMESPACES = {
 
 # (notebook, function the student writes, check, title the check prints)
 EXERCISES = [
-    ('06_masking_and_loss', 'smoothed_masked_ce', ch06.smoothed_masked_ce, '练习 6.2（b）带标签平滑的遮蔽损失'),
-    ('06_masking_and_loss', 'masked_softmax', ch06.masked_softmax, '练习 6.3 带遮蔽的 softmax'),
-    ('07_training', 'clip_by_global_norm', ch07.clip_by_global_norm, '练习 7.8 按全局范数裁剪梯度'),
-    ('07_training', 'teacher_forcing_batch', ch07.teacher_forcing_batch, '练习 7.9 强制教学的一个小批量'),
+    ('06_masking_and_loss', 'smoothed_masked_ce', ch06.smoothed_masked_ce, '练习 6.2（b）带标签平滑的掩蔽损失'),
+    ('06_masking_and_loss', 'masked_softmax', ch06.masked_softmax, '练习 6.3 带掩蔽的 softmax'),
+    ('07_training', 'clip_by_global_norm', ch07.clip_by_global_norm, '练习 7.6 按全局范数裁剪梯度'),
+    ('07_training', 'teacher_forcing_batch', ch07.teacher_forcing_batch, '练习 7.7 强制教学的一个小批量'),
     ('09_prediction_and_evaluation', 'clipped_matches', ch09.clipped_matches, '练习 9.6 截断的 n 元组匹配数'),
     ('09_prediction_and_evaluation', 'greedy_decode', ch09.greedy_decode, '练习 9.7 成批的贪心解码'),
     ('10_attention_pooling', 'laplace_weights', ch10.laplace_weights, '练习 10.2 拉普拉斯核的注意力权重'),
@@ -419,10 +419,10 @@ MISTAKES = [
     (ch06.smoothed_masked_ce, ce_per_sequence_mean, '你先对每个序列求平均'),
     (ch06.smoothed_masked_ce, ce_divides_by_valid_len, '不能直接用 valid_len.sum()'),
     (ch06.smoothed_masked_ce, ce_shifts_logits_in_place, '改写了第 1 个参数（原地修改）'),
-    (ch06.masked_softmax, softmax_masks_queries, '你遮蔽的是查询（第 1 维）'),
+    (ch06.masked_softmax, softmax_masks_queries, '你掩蔽的是查询（第 1 维）'),
     (ch06.masked_softmax, softmax_fills_zero, 'sequence_mask 的默认 value'),
     (ch06.masked_softmax, softmax_repeat_not_interleave, 'valid_len.repeat(num_queries)'),
-    (ch06.masked_softmax, softmax_then_mask, '在 softmax 之后才把被遮蔽的权重置 0'),
+    (ch06.masked_softmax, softmax_then_mask, '在 softmax 之后才把被掩蔽的权重置 0'),
     (ch06.masked_softmax, softmax_writes_into_X, '改写了第 1 个参数（原地修改）'),
     (ch07.clip_by_global_norm, clip_each_tensor, '按它自己的范数分别裁剪'),
     (ch07.clip_by_global_norm, clip_always_rescales, '把小梯度放大了'),

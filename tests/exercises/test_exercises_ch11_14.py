@@ -157,7 +157,7 @@ def test_ch09_softmax_over_queries_and_reversed_mask(capsys):
 
     def backwards(queries, keys, values):                                   # query i sees i … n-1
         return _causal(queries.flip(1), keys.flip(1), values.flip(1)).flip(1)
-    assert_fails_with(ch11.causal_attention, backwards, capsys, "遮蔽的方向反了")
+    assert_fails_with(ch11.causal_attention, backwards, capsys, "掩蔽的方向反了")
 
 
 def test_ch09_writing_into_the_input(capsys):

@@ -48,11 +48,18 @@ def test_committed_book_config_is_offline_and_executes_nothing():
         assert attribution in intro
 
 
-def test_table_of_contents_lists_the_chapters_in_order(tmp_path):
-    paths = [tmp_path / "01_a.ipynb", tmp_path / "02_b.ipynb"]
-    toc = html.table_of_contents(paths)
+def test_table_of_contents_lists_chapters_then_appendices_then_the_glossary(tmp_path):
+    paths = [notebook(tmp_path / "01_a.ipynb"), notebook(tmp_path / "02_b.ipynb")]
+    appendix = notebook(tmp_path / "19_tools.ipynb")
+    nb = nbformat.read(appendix, as_version=4)
+    nb.cells[0].source = "# 附录 A.1 工具"
+    nbformat.write(nb, appendix)
+    toc = html.table_of_contents(paths + [appendix], glossary=True)
     assert toc["root"] == "intro"
-    assert toc["chapters"] == [{"file": "notebooks/01_a"}, {"file": "notebooks/02_b"}]
+    assert toc["parts"] == [
+        {"caption": "正文", "chapters": [{"file": "notebooks/01_a"}, {"file": "notebooks/02_b"}]},
+        {"caption": "附录", "chapters": [{"file": "notebooks/19_tools"}]},
+        {"caption": "参考", "chapters": [{"file": "notebooks/glossary"}]}]
 
 
 def test_check_outputs_names_chapters_that_were_not_run(tmp_path):
@@ -140,7 +147,7 @@ def test_stage_writes_the_student_edition_and_generated_settings(tmp_path):
     assert settings["repository"]["url"] == config.REPO_URL
     assert settings["repository"]["branch"] == config.REPO_BRANCH
     toc = yaml.safe_load((stage / "_toc.yml").read_text(encoding="utf-8"))
-    assert toc["chapters"] == [{"file": "notebooks/01_a"}]
+    assert toc["parts"][0]["chapters"] == [{"file": "notebooks/01_a"}]
     staged = nbformat.read(stage / "notebooks" / "01_a.ipynb", as_version=4)
     assert "x = 2" not in staged.cells[1].source  # the solution is stripped
     assert (stage / "intro.md").is_file() and (stage / "images").is_dir()

@@ -1,21 +1,15 @@
-"""Chapters 10 and 11: show_heatmaps, masked_softmax, AdditiveAttention, DotProductAttention."""
+"""Chapter 11: masked_softmax, mask_padding, AdditiveAttention, DotProductAttention."""
 from __future__ import annotations
 
 import math
 
-import matplotlib
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from torch.nn import functional as F
 
-matplotlib.use("Agg")
-
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
-import torch  # noqa: E402
-from hypothesis import given, settings  # noqa: E402
-from hypothesis import strategies as st  # noqa: E402
-from matplotlib import pyplot as plt  # noqa: E402
-from torch.nn import functional as F  # noqa: E402
-
-import d2l_local as d2l  # noqa: E402
+import d2l_local as d2l
 
 
 def keep_mask(valid_lens, num_queries, num_keys):
@@ -264,36 +258,90 @@ def test_attention_input_errors(args, match):
         d2l.DotProductAttention(dropout=0)(*args)
 
 
-# ---------------------------------------------------------------- show_heatmaps
+# ---------------------------------------------------------------- the checks and the idea
+
+def test_check_masked_softmax_args_returns_broadcastable_lengths():
+    X = torch.zeros(2, 3, 4)
+    assert d2l.check_masked_softmax_args(X, None) is None
+    assert d2l.check_masked_softmax_args(X, torch.tensor([1, 2])).shape == (2, 1, 1)
+    assert d2l.check_masked_softmax_args(X, [[1, 2, 3], [0, 4, 9]]).shape == (2, 3, 1)
 
 
-def test_show_heatmaps_draws_a_grid_with_one_shared_color_scale():
-    plt.close("all")
-    weights = torch.rand(2, 3, 4, 5, requires_grad=True) * 2  # non-leaf, requires grad
-    assert d2l.show_heatmaps(weights, xlabel="Keys", ylabel="Queries", titles=["a", "b", "c"]) is None
-    fig = plt.gcf()
-    image_axes = [ax for ax in fig.axes if ax.images]
-    assert len(image_axes) == 6 and len(fig.axes) == 7      # 6 heat-maps + 1 colour bar
-    clims = {ax.images[0].get_clim() for ax in image_axes}
-    assert len(clims) == 1                                  # one colour scale for all
-    lo, hi = clims.pop()
-    assert lo == pytest.approx(weights.min().item()) and hi == pytest.approx(weights.max().item())
-    assert [ax.get_title() for ax in image_axes[:3]] == ["a", "b", "c"]
-    plt.close(fig)
+def test_the_idea_cell_agrees_with_the_saved_function():
+    """Chapter 11 shows the idea (masked_fill with -1e6, then softmax) before the saved version."""
+    X = random_scores(11, (3, 2, 5))
+    lens = torch.tensor([1, 4, 5])
+    keep = torch.arange(5) < lens[:, None, None]
+    idea = F.softmax(X.masked_fill(~keep, -1e6), dim=-1)
+    assert torch.allclose(idea, d2l.masked_softmax(X, lens), atol=1e-7)
 
 
-def test_show_heatmaps_accepts_arrays_and_single_matrices():
-    plt.close("all")
-    d2l.show_heatmaps(np.eye(3).reshape(1, 1, 3, 3), xlabel="x", ylabel="y")
-    d2l.show_heatmaps(torch.eye(4), xlabel="x", ylabel="y")           # a single 2-D matrix
-    d2l.show_heatmaps(torch.eye(4, dtype=torch.float16)[None, None], xlabel="x", ylabel="y")
-    assert len(plt.get_fignums()) == 3
-    plt.close("all")
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float64])
+def test_other_float_dtypes_masked_exactly_and_empty_rows_zero(dtype):
+    X = random_scores(12, (2, 3, 4)).to(dtype)
+    W = d2l.masked_softmax(X, torch.tensor([[0, 2, 9], [4, 1, 3]]))
+    assert W.dtype == dtype and torch.isfinite(W).all()
+    assert (W[0, 0] == 0).all() and (W[0, 1, 2:] == 0).all() and (W[1, 1, 1:] == 0).all()
+    assert torch.allclose(W[0, 1:].sum(-1).float(), torch.ones(2), atol=1e-2)
 
 
-def test_show_heatmaps_errors():
-    with pytest.raises(ValueError, match="unsqueeze"):
-        d2l.show_heatmaps(torch.rand(2, 3, 4), xlabel="x", ylabel="y")
-    with pytest.raises(ValueError, match="titles"):
-        d2l.show_heatmaps(torch.rand(1, 2, 3, 3), xlabel="x", ylabel="y", titles=["only one"])
-    plt.close("all")
+# ---------------------------------------------------------------- issue 13: padding contributes nothing
+
+def test_mask_padding_zeroes_the_positions_no_query_sees():
+    keys, values = torch.ones(2, 5, 3), torch.ones(2, 5, 2)
+    k, v = d2l.mask_padding(keys, values, torch.tensor([[1, 3], [0, 0]]))   # per sample: up to 3, and 0
+    assert k[0, :3].eq(1).all() and k[0, 3:].eq(0).all() and k[1].eq(0).all()
+    assert v[0, :3].eq(1).all() and v[0, 3:].eq(0).all() and v[1].eq(0).all()
+    assert keys.eq(1).all() and values.eq(1).all()                         # inputs untouched
+    assert d2l.mask_padding(keys, values, None) == (keys, values)
+
+
+def make_attention(kind):
+    torch.manual_seed(0)
+    if kind == "additive":
+        return d2l.AdditiveAttention(key_size=4, query_size=4, num_hiddens=6, dropout=0).eval()
+    return d2l.DotProductAttention(dropout=0).eval()
+
+
+@pytest.mark.parametrize("kind", ["additive", "dot"])
+@pytest.mark.parametrize("poison", [float("inf"), float("-inf"), float("nan")])
+@pytest.mark.parametrize("where", ["keys", "values", "both"])
+def test_non_finite_padding_reaches_neither_output_nor_gradient(kind, poison, where):
+    attention = make_attention(kind)
+    gen = torch.Generator().manual_seed(3)
+    Q, K, V = (torch.randn(3, n, d, generator=gen) for n, d in ((2, 4), (6, 4), (6, 4)))
+    lens = torch.tensor([2, 6, 4])
+    padding = (torch.arange(6)[None, :] >= lens[:, None])[..., None]        # (3, 6, 1)
+    K_bad = K.masked_fill(padding, poison) if where in ("keys", "both") else K
+    V_bad = V.masked_fill(padding, poison) if where in ("values", "both") else V
+    clean = [t.clone().requires_grad_() for t in (Q, K, V)]
+    dirty = [t.clone().requires_grad_() for t in (Q, K_bad, V_bad)]
+    out_clean, out_dirty = attention(*clean, lens), attention(*dirty, lens)
+    assert torch.isfinite(out_dirty).all() and torch.allclose(out_dirty, out_clean, atol=1e-6)
+    out_dirty.sum().backward()
+    for t in dirty:
+        assert torch.isfinite(t.grad).all()
+    assert (dirty[1].grad[padding.expand_as(K)] == 0).all() and (dirty[2].grad[padding.expand_as(V)] == 0).all()
+    for p in attention.parameters():
+        assert torch.isfinite(p.grad).all()
+
+
+def test_2d_valid_lens_padding_beyond_the_longest_query_is_ignored():
+    attention = make_attention("dot")
+    gen = torch.Generator().manual_seed(4)
+    Q, K, V = torch.randn(2, 3, 4, generator=gen), torch.randn(2, 5, 4, generator=gen), torch.randn(2, 5, 2, generator=gen)
+    lens = torch.tensor([[1, 2, 3], [5, 4, 1]])                              # sample 0 never looks past 3
+    V_bad = V.clone()
+    V_bad[0, 3:] = float("nan")
+    assert torch.allclose(attention(Q, K, V_bad, lens), attention(Q, K, V, lens))
+
+
+def test_valid_lens_errors_still_come_from_masked_softmax():
+    attention = make_attention("dot")
+    Q, K, V = torch.randn(2, 3, 4), torch.randn(2, 5, 4), torch.randn(2, 5, 2)
+    with pytest.raises(ValueError, match="请为每个样本（或每个样本的每个查询）各给一个长度"):
+        attention(Q, K, V, torch.tensor([1, 2, 3]))
+    with pytest.raises(ValueError, match="不能有负数"):
+        attention(Q, K, V, torch.tensor([1, -2]))
+    with pytest.raises(ValueError, match=r"valid_lens\.to\(X\.device\)"):
+        attention(Q, K, V, torch.tensor([1, 2], device="meta"))

@@ -1,5 +1,4 @@
-"""Tests of the GRU encoder and decoder of chapters 4 and 5 (d2l_local, generated from
-notebooks/04_encoder.ipynb and notebooks/05_decoder.ipynb).
+"""Tests of the GRU decoder of chapter 5 (d2l_local, generated from notebooks/05_decoder.ipynb).
 
 The key regression test is `test_step_by_step_equals_all_at_once`: d2l 0.17's decoder took its
 context from the decoder's *current* state, so decoding one step per call (prediction) computed a
@@ -23,59 +22,6 @@ def make_model(seed=0, vocab=VOCAB, embed=EMBED, hidden=HIDDEN, layers=LAYERS, d
 def tokens(seed, batch_size, num_steps, vocab=VOCAB):
     generator = torch.Generator().manual_seed(seed)
     return torch.randint(0, vocab, (batch_size, num_steps), generator=generator)
-
-
-# ---------------------------------------------------------------- encoder
-
-@pytest.mark.parametrize("vocab, embed, hidden, layers, batch_size, num_steps", [
-    (10, 8, 16, 2, 4, 7),     # the chapters' tiny example
-    (10, 8, 16, 1, 4, 7),     # one layer
-    (10, 8, 16, 2, 1, 7),     # batch of one
-    (10, 8, 16, 3, 5, 1),     # one time step
-    (25, 4, 6, 2, 3, 11),
-])
-def test_encoder_shapes(vocab, embed, hidden, layers, batch_size, num_steps):
-    torch.manual_seed(0)
-    encoder = d2l.Seq2SeqEncoder(vocab, embed, hidden, layers).eval()
-    output, state = encoder(tokens(1, batch_size, num_steps, vocab))
-    assert output.shape == (num_steps, batch_size, hidden)
-    assert state.shape == (layers, batch_size, hidden)
-    assert torch.equal(output[-1], state[-1])
-
-
-def test_encoder_is_an_encoder_and_ignores_extra_args():
-    encoder, _ = make_model()
-    encoder.eval()
-    assert isinstance(encoder, d2l.Encoder)
-    X = tokens(2, 4, 7)
-    output, state = encoder(X)
-    output2, state2 = encoder(X, torch.tensor([7, 5, 3, 1]))   # valid_lens are accepted, unused
-    assert torch.equal(output, output2) and torch.equal(state, state2)
-
-
-def test_encoder_dropout_in_train_mode():
-    torch.manual_seed(0)
-    encoder = d2l.Seq2SeqEncoder(VOCAB, EMBED, HIDDEN, num_layers=2, dropout=0.5).train()
-    X = tokens(3, 4, 7)
-    output, state = encoder(X)
-    assert output.shape == (7, 4, HIDDEN) and state.shape == (2, 4, HIDDEN)
-    # dropout acts between layers only: the top layer's output is its final state
-    assert torch.equal(output[-1], state[-1])
-    # dropout is active: two forward passes differ in train mode, not in eval mode
-    assert not torch.equal(encoder(X)[0], output)
-    encoder.eval()
-    assert torch.equal(encoder(X)[0], encoder(X)[0])
-
-
-def test_encoder_is_time_major_and_causal():
-    encoder, _ = make_model()
-    encoder.eval()
-    X = tokens(4, 3, 6)
-    output, _ = encoder(X)
-    prefix_output, prefix_state = encoder(X[:, :4])
-    # step t only depends on tokens up to t: the prefix's results sit in output[:4]
-    torch.testing.assert_close(output[:4], prefix_output, atol=1e-6, rtol=0)
-    torch.testing.assert_close(output[3], prefix_state[-1], atol=1e-6, rtol=0)
 
 
 # ---------------------------------------------------------------- decoder
@@ -148,7 +94,7 @@ def test_context_passes_through_unchanged():
 def test_reorder_state_selects_rows():
     encoder, decoder = make_model(seed=3)
     encoder.eval(), decoder.eval()
-    X, dec_X = tokens(0, 5, 7), tokens(1, 5, 6)
+    X = tokens(0, 5, 7)
     state = decoder.init_state(encoder(X))
     index = torch.tensor([4, 0, 0, 2])
     hidden, context = decoder.reorder_state(state, index)
@@ -204,3 +150,18 @@ def test_gradients_reach_encoder_and_decoder():
     for name, param in net.named_parameters():
         assert param.grad is not None, name
         assert param.grad.abs().sum() > 0, name
+
+
+def test_parameters_and_state_format_stay_checkpoint_compatible():
+    """Checkpoints written by chapters 7-9 store these names and shapes; the state is (hidden, context)."""
+    _, decoder = make_model()
+    shapes = {name: tuple(p.shape) for name, p in decoder.state_dict().items()}
+    E, H, V = EMBED, HIDDEN, VOCAB
+    expected = {"embedding.weight": (V, E), "dense.weight": (V, H), "dense.bias": (V,)}
+    for layer in range(LAYERS):
+        expected.update({f"rnn.weight_ih_l{layer}": (3 * H, (E + H) if layer == 0 else H),
+                         f"rnn.weight_hh_l{layer}": (3 * H, H),
+                         f"rnn.bias_ih_l{layer}": (3 * H,), f"rnn.bias_hh_l{layer}": (3 * H,)})
+    assert shapes == expected
+    state = decoder.init_state((torch.zeros(7, 4, H), torch.zeros(LAYERS, 4, H)))
+    assert isinstance(state, tuple) and len(state) == 2
