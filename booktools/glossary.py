@@ -18,6 +18,8 @@ The checks (each a :class:`booktools.prose.Finding`):
 ``citations``
     A paper cited with another year than the glossary's 文献的写法 table gives (Bahdanau et al. is
     *2015*: published at ICLR 2015, preprint arXiv 2014; the preprint's own year, ``arXiv 2014``, is fine).
+    The years are for papers whose *first* author is the one named: a name that follows another author in
+    an author list (Cho, K., …, Bahdanau, D., … (2014)) belongs to another paper and is not checked.
 
 ``notation``
     The symbols the 符号表 settles and a machine can check in LaTeX: the valid length is ``\\ell_i``, never
@@ -295,6 +297,17 @@ def _label_text(label: str) -> str:
 VENUE = r"(?:ICLR|NeurIPS|NIPS|EMNLP|ACL|NAACL|ICML|CVPR|AAAI|IJCAI|COLING|SSST-8|Workshop|arXiv)"
 
 
+# What comes right before a co-author's surname in an author list: another author's initial or surname and
+# a separator ("Cho, K., van Merriënboer, B., Bahdanau, D.", "Cho、Bahdanau", "Cho and Bahdanau").
+_COAUTHOR_BEFORE = re.compile(r"(?:\b[A-Z]\.|\b[A-Z][A-Za-zÀ-ÿ'’-]+)\s*(?:,|&|\band\b|、|和)\s*$")
+
+
+def _is_coauthor(before: str) -> bool:
+    """Whether the surname that follows ``before`` stands after another author's name in the same author list,
+    so the year that follows is another paper's (the glossary's years are for first authors only)."""
+    return bool(_COAUTHOR_BEFORE.search(before[-40:]))
+
+
 def citation_findings(chapter: Chapter, glossary: Glossary, root: Path) -> list[Finding]:
     where = rel(chapter.path, root)
     out = []
@@ -302,6 +315,8 @@ def citation_findings(chapter: Chapter, glossary: Glossary, root: Path) -> list[
         text = masked(cell.source, keep=("text", "code"))
         for cit in glossary.citations:
             for m in re.finditer(r"\b" + re.escape(cit.author) + r"\b", text):
+                if _is_coauthor(text[:m.start()]):
+                    continue  # e.g. Cho, K., …, Bahdanau, D., … (2014): another paper, with its own year
                 window = text[m.end():m.end() + 60]
                 window = re.split(r"[。\n]", window)[0]
                 y = re.search(r"(?<!\d)((?:19|20)\d\d)[a-z]?(?!\d)", window)

@@ -4,7 +4,11 @@ Both are generated from ``booktools/config.py`` (``REPO_URL``, ``REPO_BRANCH``),
 repository's address is written; ``--check`` only reports notebooks that disagree with it.
 
 * The badge is the first cell of each chapter: a markdown cell (id and tag ``colab-badge``) holding
-  our own badge image ``../images/open-in-colab.svg`` linked to ``config.colab_url(<this notebook>)``.
+  our own badge image ``images/open-in-colab.svg`` linked to ``config.colab_url(<this notebook>)``.
+* Every diagram a markdown cell shows (``../images/name.svg``, the badge included) is embedded into
+  that cell as a notebook attachment (``booktools/figures.py``), so a chapter copied alone (Colab's
+  "save a copy in Drive", a download) keeps its figures; ``images/`` stays the source of truth and
+  ``--check`` reports a stale or missing copy.
 * The setup cell is the first code cell (tagged ``setup``). On Colab it installs d2l_local from the
   repository with ``pip install --no-deps`` (pip never resolves, upgrades or reinstalls Colab's torch,
   numpy or matplotlib), only when it is not importable yet (re-running the cell does not call pip),
@@ -23,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from booktools import config
+from booktools import config, figures
 from booktools import nb as nbtools
 
 ROOT = nbtools.ROOT
@@ -32,7 +36,7 @@ NOTEBOOKS = nbtools.NOTEBOOK_DIR
 SETUP_TAG = nbtools.SETUP_TAG
 BADGE_TAG = nbtools.BADGE_TAG
 BADGE_CELL_ID = "colab-badge"
-BADGE_IMAGE = "../images/open-in-colab.svg"  # relative to notebooks/; drawn for this book
+BADGE_IMAGE = "attachment:open-in-colab.svg"  # images/open-in-colab.svg, drawn for this book, embedded
 BADGE_ALT = "在 Colab 中打开"
 
 
@@ -54,9 +58,11 @@ if "google.colab" in sys.modules:
     import importlib.util
     if importlib.util.find_spec("d2l_local") is None:  # 重新运行本单元格时已经装好，不再调用 pip
         import subprocess
-        # --no-deps：torch、numpy、matplotlib 用 Colab 自带的，pip 不去解析、升级或重装它们
+        # --no-deps：torch、numpy、matplotlib 用 Colab 自带的，pip 不去解析、升级或重装它们；
+        # 第 17、18 章的中文分词（jieba）和繁简转换（OpenCC 的纯 Python 实现）一起装上（都没有依赖）
         pip = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "git+@REPO_URL@"],
+            [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "git+@REPO_URL@",
+             "jieba>=0.42", "opencc-python-reimplemented>=0.1.7"],
             capture_output=True, text=True)
         if pip.returncode != 0:
             raise RuntimeError(
@@ -149,6 +155,7 @@ def problems(nb, notebook_name, repo_url: str | None = None) -> list[str]:
     for index in folded_cells(nb):
         if not _is_folded(nb.cells[index]):
             found.append(f"cell {index} (the setup cell or an exercise check) is not folded in JupyterLab: {fix}")
+    found.extend(figures.problems(nb))
     return found
 
 
@@ -164,7 +171,12 @@ def fold(nb) -> bool:
 
 
 def stamp_notebook(nb, notebook_name, repo_url: str | None = None) -> bool:
-    """Make ``nb``'s badge and setup cell canonical, in memory; return True when anything changed."""
+    """Make ``nb``'s badge, setup cell and embedded figures canonical, in memory; True when anything changed."""
+    changed = _stamp_cells(nb, notebook_name, repo_url)
+    return figures.embed(nb) or changed
+
+
+def _stamp_cells(nb, notebook_name, repo_url: str | None = None) -> bool:
     changed = False
     setups = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and SETUP_TAG in _tags(c)]
     if len(setups) > 1:
@@ -247,7 +259,7 @@ def main(argv: list[str] | None = None) -> int:
                 status = status or (1 if found else 0)
             elif stamp(path):
                 print(f"stamped {path}")
-        except (StampError, ValueError) as error:
+        except (StampError, ValueError, FileNotFoundError) as error:
             print(f"error: {error}", file=sys.stderr)
             status = 2
     return status

@@ -14,6 +14,8 @@ from torch import nn
 
 from .core import Case, check_function, compare
 
+__all__ = ['masked_mean_context', 'greedy_decode', 'ScriptedDecoder']
+
 
 # ---------------------------------------------------------------------------------------------------
 # 练习 1.3 只对有效位置求平均的上下文
@@ -83,11 +85,11 @@ def _diagnose_masked_mean(got, case):
 
 
 def masked_mean_context(func) -> bool:
-    """练习 1.3: check ``func(embs, valid_lens) -> (batch_size, embed_size)``.
+    """练习 1.3：检查 ``func(embs, valid_lens)``，它返回 (batch_size, embed_size) 的新张量。
 
-    embs: (batch_size, num_steps, embed_size) float; valid_lens: (batch_size,) int64, each in
-    1..num_steps. The answer is, per sequence, the mean of its first valid_lens vectors; embs must
-    not be modified. Prints ✓/✗/⏳ and returns True when every case passes."""
+    embs (batch_size, num_steps, embed_size) 是浮点张量，valid_lens (batch_size,) 是 int64，每个在
+    1 到 num_steps 之间。答案是每个序列前 valid_lens 个向量的平均；embs 不得被改动。
+    打印 ✓/✗/⏳，全部通过时返回 True。"""
     return check_function(
         MASKED_MEAN_TITLE, func, _masked_mean_cases(),
         hint=('对第 i 个序列，只把前 valid_lens[i] 个位置的嵌入加起来，再除以 valid_lens[i]；'
@@ -113,14 +115,12 @@ _ROUTES = {
 
 
 class ScriptedDecoder(nn.Module):
-    """A decoder with the ``d2l.Decoder`` interface whose answers are fixed in advance (no weights).
+    """答案事先写好的解码器（没有权重），接口与 ``d2l.Decoder`` 相同。
 
-    state: a LongTensor ``[[route, step]]`` (shape (1, 2)); every call returns a new state with step + 1.
-    forward(X, state): X must be a LongTensor of shape (1, 1) (one token of one sentence). The logits
-    (shape (1, 1, VOCAB_SIZE)) favour the next token of the route when X is the token the route
-    produced at the previous step (or <bos> at step 0); any other input gets another ordinary word (never
-    the scripted one, never <eos>), so a loop that feeds the wrong token or the wrong state leaves the
-    route at once and cannot land on the answer.
+    state 是 LongTensor ``[[路线, 步数]]``（形状 (1, 2)），每次调用返回一个步数加一的新 state。
+    forward(X, state)：X 必须是形状 (1, 1) 的 LongTensor（一个句子的一个词元）。当 X 是这条路线上一步的词元
+    （第 0 步是 <bos>）时，logits（形状 (1, 1, VOCAB_SIZE)）偏向路线的下一个词元；任何别的输入都得到另一个普通词
+    （不是路线上的词，也不是 <eos>），所以喂错词元或传错状态的循环会立刻偏离路线，不可能碰巧得到答案。
     """
 
     def init_state(self, enc_all_outputs, *args):
@@ -218,12 +218,11 @@ def _compare_token_lists(got, expected):
 
 
 def greedy_decode(func) -> bool:
-    """练习 1.6: check ``func(decoder, state, bos_id, eos_id, max_steps) -> list[int]``.
+    """练习 1.6：检查 ``func(decoder, state, bos_id, eos_id, max_steps) -> list[int]``。
 
-    The decoder follows the ``d2l.Decoder`` interface (``decoder(X, state) -> (logits, state)``, X of
-    shape (1, 1)); ``state`` is its initial state. The answer is the list of generated token ids
-    (without <bos> and <eos>), at most max_steps of them. Prints ✓/✗/⏳ and returns True when every
-    case passes."""
+    decoder 符合 ``d2l.Decoder`` 接口（``decoder(X, state) -> (logits, state)``，X 形状 (1, 1)），state 是它的
+    初始状态。答案是生成的词元索引的列表（不含 <bos> 和 <eos>），至多 max_steps 个。检查用的是
+    :class:`ScriptedDecoder`。打印 ✓/✗/⏳，全部通过时返回 True。"""
     return check_function(
         GREEDY_TITLE, func, _greedy_cases(),
         hint=('从 `dec_X = torch.tensor([[bos_id]])` 出发，循环至多 max_steps 次：'

@@ -11,6 +11,8 @@ import re
 
 from .core import Case, check_function
 
+__all__ = ['preprocess_keep_numbers']
+
 
 # ---------------------------------------------------------------------------------------------------
 # 练习 2.1 不拆开数字的预处理
@@ -39,13 +41,16 @@ def _preprocess_reference(text):
     return ''.join(out)
 
 
+# Wider than the examples in the text on purpose: ! and ? between digits (always split), a version
+# number, full-width punctuation (not among , . ! ?) and digits that are not 0-9 (full-width ３,
+# Arabic-Indic ٣: `\d` matches them, the task's "数字 0–9" does not).
 _PREPROCESS_INPUTS = (
     'It costs 3.50, not 1,000.',
     "I'm 5.",
-    'Room no.5, please!',
-    'Pi is 3.14159\u202f!',
-    'Hi, Tom. Wait...',
-    'Ça\xa0alors\u202f! 2,5 kg?',
+    'Room no.5, please! Version 1.2.3.',
+    'Pi is 3.14159\u202f! It was 3!2, then 4?1.',
+    'Hi, Tom. Wait... Ｈｉ，Ｔｏｍ！',
+    'Ça\xa0alors\u202f! 2,5 kg? ３.５ or ٣,٥.',
 )
 
 
@@ -61,6 +66,10 @@ def _preprocess_mistakes(text):
     yield (re.sub(r'(?<=[^ ])(?=[,.!?])', ' ', _normalise(text)),
            '数字中间的 . 和 , 仍然被分开了（这是原来的 preprocess_nmt）。'
            '当标点是 . 或 , 并且前后都是数字时，不要在它前面插空格。')
+    yield (re.sub(r'(?<=[^ ])(?=[,.!?])(?!(?<=\d)[.,]\d)', ' ', _normalise(text)),
+           '`\\d` 不只匹配 0-9：全角数字 ３、阿拉伯-印度数字 ٣ 也算 `\\d`。题目说的是数字 0–9，写 `[0-9]`。')
+    yield (re.sub(r'(?<=[^ ])(?=[,.!?])(?!(?<=[0-9])[.,!?][0-9])', ' ', _normalise(text)),
+           '只有 . 和 , 夹在两个数字之间时才不分开；! 和 ? 在哪里都要分开（"3!2" 变成 "3 !2"）。')
     yield (re.sub(r'(?<=[^ \d])(?=[,.!?])', ' ', _normalise(text)),
            '你只看了标点前面的字符：数字后面的标点一律没有分开，'
            '可句末的 "5." 应当变成 "5 ."。只有前后都是数字（如 3.5）时才不分开。')
@@ -100,11 +109,11 @@ def _explain_regex_errors(func):
 
 
 def preprocess_keep_numbers(func) -> bool:
-    """练习 2.1: check ``func(text) -> str``.
+    """练习 2.1：检查 ``func(text) -> str``。
 
-    Like ``preprocess_nmt`` (non-breaking spaces → space, lower case, a space before , . ! ? that
-    follows a non-space), except that a . or , with an ASCII digit on both sides stays put.
-    Prints ✓/✗/⏳ and returns True when every case passes."""
+    与 ``preprocess_nmt`` 相同（不换行空格换成空格、转小写、在前面不是空格的 , . ! ? 前插入空格），
+    例外是前后都是数字 0–9 的 . 或 , 保持原样。检查的句子里也有全角和其他文字的数字、数字之间的 ! 和 ?、
+    全角标点。打印 ✓/✗/⏳，全部通过时返回 True。"""
     return check_function(
         PREPROCESS_TITLE, _explain_regex_errors(func), _preprocess_cases(),
         hint=('在 preprocess_nmt 的正则表达式 `(?<=[^ ])(?=[,.!?])` 后面再加一个否定的向前断言 `(?!...)`，'

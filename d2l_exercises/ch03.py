@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from .core import Case, check_function
 
+__all__ = ['batch_padding_ratio']
+
 
 # ---------------------------------------------------------------------------------------------------
-# 练习 3.1 每批填充到本批最长句子时的填充比例
+# 练习 3.1 按批填充的填充比例
 # ---------------------------------------------------------------------------------------------------
 
 PADDING_TITLE = '练习 3.1 按批填充的填充比例'
@@ -81,12 +83,10 @@ def _diagnose_padding(got, case):
 
 
 def batch_padding_ratio(func) -> bool:
-    """练习 3.1: check ``func(lengths, batch_size) -> float``.
+    """练习 3.1：检查 ``func(lengths, batch_size) -> float``。
 
-    lengths: a list of sentence lengths n_i in tokens (without <eos>), in batch order; batches are
-    consecutive groups of batch_size (the last may be smaller); each batch is padded to its own
-    longest sentence plus <eos>. The answer is ρ = padding positions / all positions.
-    Prints ✓/✗/⏳ and returns True when every case passes."""
+    lengths 是各句的词元数 n_i（不含 <eos>），按组批的顺序排列；按顺序每 batch_size 句一批（最后一批可以不满），
+    每批填充到本批最长的句子加 <eos>。答案是 ρ = 填充位置数 / 全部位置数。打印 ✓/✗/⏳，全部通过时返回 True。"""
     return check_function(
         PADDING_TITLE, func, _padding_cases(),
         hint=('按顺序每 batch_size 个句子组成一批（最后一批可以不满）；第 i 句占 n_i + 1 个位置（含 <eos>），'

@@ -15,6 +15,8 @@ from torch import nn
 
 from .core import Case, check_function, compare
 
+__all__ = ['packed_encode', 'reverse_valid']
+
 
 # ---------------------------------------------------------------------------------------------------
 # 练习 4.2 用 packing 跳过填充的编码器
@@ -99,13 +101,12 @@ def _diagnose_packed(got, case):
 
 
 def packed_encode(func) -> bool:
-    """练习 4.2: check ``func(encoder, X, valid_lens) -> (output, state)``.
+    """练习 4.2：检查 ``func(encoder, X, valid_lens) -> (output, state)``。
 
-    encoder: a ``d2l.Seq2SeqEncoder`` (use its ``embedding`` and ``rnn``); X: (batch_size, num_steps)
-    token ids, padded with 0 after each sentence's valid_lens tokens (not sorted by length).
-    The answer: output (num_steps, batch_size, num_hiddens), 0 at padded steps; state
-    (num_layers, batch_size, num_hiddens), each layer's state after the sentence's last valid token —
-    the same as encoding each sentence alone without padding. Prints ✓/✗/⏳; True when all pass."""
+    encoder 是 ``d2l.Seq2SeqEncoder``（用它的 ``embedding`` 和 ``rnn``）；X (batch_size, num_steps) 是词元索引，
+    每句前 valid_lens 个词元之后填充 0（长度不一定有序）。答案：output (num_steps, batch_size, num_hiddens)，
+    填充位置为 0；state (num_layers, batch_size, num_hiddens)，每一层都是读完这句最后一个有效词元时的隐状态，
+    与把每句单独、不加填充地编码的结果相同。打印 ✓/✗/⏳，全部通过时返回 True。"""
     return check_function(
         PACKED_TITLE, func, _packed_cases(),
         hint=('嵌入 `encoder.embedding(X.t())`（时间步优先），'
@@ -115,7 +116,7 @@ def packed_encode(func) -> bool:
 
 
 # ---------------------------------------------------------------------------------------------------
-# 练习 4.5 只翻转有效部分
+# 练习 4.5 只翻转每句的有效部分
 # ---------------------------------------------------------------------------------------------------
 
 REVERSE_TITLE = '练习 4.5 只翻转每句的有效部分'
@@ -168,10 +169,10 @@ def _diagnose_reverse(got, case):
 
 
 def reverse_valid(func) -> bool:
-    """练习 4.5: check ``func(X, valid_lens) -> LongTensor`` of X's shape (batch_size, num_steps).
+    """练习 4.5：检查 ``func(X, valid_lens)``，它返回与 X 同形状 (batch_size, num_steps) 的新 LongTensor。
 
-    Row i: its first valid_lens[i] entries in reverse order, the rest (padding) unchanged; X itself
-    must not be modified. Prints ✓/✗/⏳ and returns True when every case passes."""
+    第 i 行的前 valid_lens[i] 个元素顺序颠倒，其余（填充）不变；X 本身不得被改动。
+    打印 ✓/✗/⏳，全部通过时返回 True。"""
     return check_function(
         REVERSE_TITLE, func, _reverse_cases(),
         hint=('先 `Y = X.clone()`，再对每一行 i 令 `Y[i, :n] = X[i, :n].flip(0)`（n = valid_lens[i]）；'

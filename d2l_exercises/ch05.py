@@ -16,6 +16,12 @@ import torch
 
 from .core import FAIL, Case, check_function, compare, report
 
+__all__ = ['output_state_decoder']
+
+
+# ---------------------------------------------------------------------------------------------------
+# 练习 5.3 把编码器的全部输出放进状态的解码器
+# ---------------------------------------------------------------------------------------------------
 
 TITLE = '练习 5.3 把编码器的全部输出放进状态的解码器'
 VOCAB_SIZE, EMBED_SIZE, NUM_HIDDENS, NUM_LAYERS = 10, 6, 8, 2
@@ -46,15 +52,18 @@ class _Setting:
                 _, state = self.reference(self.dec_X[:, t:t + 1], state)
             self.final_hidden = state[0]
 
-    def drifting_logits(self):
-        """Step by step, the context taken from the decoder's own state (the bug of section 4.2)."""
+    def drifting_logits(self, carry_hidden=True):
+        """Step by step, the context taken from the decoder's own state (the bug of section 4.2);
+        carry_hidden=False: the right context, but every step starts again from the encoder's state
+        (the new hidden state is dropped, pytorch/examples#88)."""
         ref, steps = self.reference, []
-        hidden = self.enc_outputs[1]
+        enc_output, hidden = self.enc_outputs
         with torch.no_grad():
             for t in range(TGT_STEPS):
                 embs = ref.embedding(self.dec_X[:, t:t + 1].t())                 # (1, batch, E)
-                context = hidden[-1].unsqueeze(0)                                # (1, batch, H)
-                output, hidden = ref.rnn(torch.cat([embs, context], dim=-1), hidden)
+                context = (hidden[-1] if carry_hidden else enc_output[-1]).unsqueeze(0)   # (1, batch, H)
+                output, new_hidden = ref.rnn(torch.cat([embs, context], dim=-1), hidden)
+                hidden = new_hidden if carry_hidden else hidden
                 steps.append(ref.dense(output).transpose(0, 1))
         return torch.cat(steps, dim=1)
 
@@ -150,6 +159,9 @@ def _diagnose(setting):
                 return ('第 1 步对了、之后不对：这正是 5.2 节的上下文漂移。上下文要每次都取状态里的 '
                         'enc_output[-1]，不要用 hidden[-1]；新状态里的 enc_output 要原样放回，'
                         '不要换成解码器自己的 output。')
+            if compare(got, setting.drifting_logits(carry_hidden=False)) is None:
+                return ('第 1 步对了、之后不对：每一步都又从编码器的状态出发了。forward 要把 GRU 返回的新 hidden '
+                        '放进新状态 `(enc_output, hidden)` 里返回，下一次调用才能接着上一步走。')
         if kind == 'state_after' and pair:
             if compare(got[0], enc_output) is not None:
                 return '状态里的 enc_output 要原样传下去：forward 返回 `(enc_output, hidden)`，只有 hidden 更新。'
@@ -168,14 +180,13 @@ def _diagnose(setting):
 
 
 def output_state_decoder(cls) -> bool:
-    """练习 5.3: check a decoder class ``cls(vocab_size, embed_size, num_hiddens, num_layers)``.
+    """练习 5.3：检查解码器类 ``cls(vocab_size, embed_size, num_hiddens, num_layers)``。
 
-    Its submodules are those of ``d2l.Seq2SeqDecoder`` (embedding, rnn, dense); its state is
-    ``(enc_output, hidden)``: enc_output (num_steps, batch_size, num_hiddens) passed on unchanged,
-    hidden (num_layers, batch_size, num_hiddens) updated by every call; the context of every call is
-    ``enc_output[-1]``; ``reorder_state(state, index)`` picks sentences along the batch axis (1) of
-    both. Checked: init_state, one call, step by step, the state afterwards, reorder_state, and
-    decoding on after a reorder. Prints ✓/✗/⏳ and returns True when every case passes."""
+    子模块与 ``d2l.Seq2SeqDecoder`` 相同（embedding、rnn、dense）；状态是 ``(enc_output, hidden)``：
+    enc_output (num_steps, batch_size, num_hiddens) 原样传下去，hidden (num_layers, batch_size, num_hiddens)
+    每次调用后更新；每次调用都用 ``enc_output[-1]`` 作上下文；``reorder_state(state, index)`` 沿两者的批量维
+    （第 1 维）挑选句子。依次检查 init_state、一次算完、逐步调用、逐步调用之后的状态、reorder_state，以及挑选
+    之后接着解码。打印 ✓/✗/⏳，全部通过时返回 True。"""
     if not isinstance(cls, type):
         report(TITLE, FAIL, [f'要检查的是解码器的类本身（不加括号），却得到了 {type(cls).__name__}。'])
         return False

@@ -1,5 +1,8 @@
 """Checks for the exercises of chapter 6 (掩蔽与损失).
 
+* :func:`smoothed_masked_ce` — 练习 6.2（b）: the masked loss with label smoothing;
+* :func:`masked_softmax` — 练习 6.3: softmax over the keys with a valid length per example.
+
 Expected answers come from small reference implementations in this module written with explicit
 Python loops over the valid positions, on seeded CPU tensors; they never call the student's code.
 The typical mistakes of the chapter (averaging over padding, dividing by ``num_steps``, masking the
@@ -13,15 +16,15 @@ import math
 
 import torch
 
-from d2l_exercises.core import Case, check_function
-from d2l_exercises.core import matches as _matches
+from .core import Case, check_function
+from .core import matches as _matches
 
 __all__ = ['smoothed_masked_ce', 'masked_softmax']
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 6.2（b）：带标签平滑的掩蔽损失
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 6.2（b）带标签平滑的掩蔽损失
+# ---------------------------------------------------------------------------------------------------
 
 def _reference_smoothed_ce(pred, label, valid_len, epsilon):
     """Loop over the valid tokens: (1-eps)(-log p_y) + eps * mean_k(-log p_k), averaged."""
@@ -125,9 +128,9 @@ def smoothed_masked_ce(func) -> bool:
         diagnose=_diagnose_smoothed_ce)
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 6.3：带掩蔽的 softmax
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 6.3 带掩蔽的 softmax
+# ---------------------------------------------------------------------------------------------------
 
 def _reference_masked_softmax(X, valid_len):
     """Loop reference: softmax over the first valid_len[i] keys of every row, 0 elsewhere."""

@@ -1,5 +1,8 @@
 """Checks for the exercises of chapter 7 (训练).
 
+* :func:`clip_by_global_norm` — 练习 7.6: gradient clipping by the global norm, as a pure function;
+* :func:`teacher_forcing_batch` — 练习 7.7: the trimmed labels and the decoder input of one batch.
+
 Both exercises are pure functions on small tensors (no model is trained), so each check runs in
 milliseconds on a CPU. Expected answers come from reference code in this module (explicit loops on
 seeded CPU tensors), never from the student's function.
@@ -10,15 +13,15 @@ import math
 
 import torch
 
-from d2l_exercises.core import Case, check_function, compare_pair
-from d2l_exercises.core import matches as _matches, pair as _pair
+from .core import Case, check_function, compare_pair
+from .core import matches as _matches, pair as _pair
 
 __all__ = ['clip_by_global_norm', 'teacher_forcing_batch']
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 7.6：按全局范数裁剪梯度（纯函数版本）
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 7.6 按全局范数裁剪梯度
+# ---------------------------------------------------------------------------------------------------
 
 def _reference_clip(grads, theta):
     """||g|| over every element of every tensor, then g * min(1, theta/||g||); plain Python sums."""
@@ -113,9 +116,9 @@ def clip_by_global_norm(func) -> bool:
         diagnose=_diagnose_clip, compare_fn=_compare_clip)
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 7.7：强制教学的一个小批量（剪掉尾部的 <pad> 列，构造解码器输入）
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 7.7 强制教学的一个小批量
+# ---------------------------------------------------------------------------------------------------
 
 def _reference_teacher_forcing(Y, Y_valid_len, bos):
     length = max(int(v) for v in Y_valid_len)
@@ -186,4 +189,5 @@ def teacher_forcing_batch(func) -> bool:
         '练习 7.7 强制教学的一个小批量', func, _teacher_forcing_cases(),
         hint='L = int(Y_valid_len.max())；labels = Y[:, :L]；'
              'dec_input = torch.cat([torch.full((batch_size, 1), bos), labels[:, :-1]], dim=1)。',
-        diagnose=_diagnose_teacher_forcing, compare_fn=_compare_teacher_forcing)
+        diagnose=_diagnose_teacher_forcing, compare_fn=_compare_teacher_forcing,
+        new_tensors=False)  # labels = Y[:, :L] is a view of Y, as in train_seq2seq: the task allows it

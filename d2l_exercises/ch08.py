@@ -1,5 +1,9 @@
 """Checks for the exercises of chapter 8 (训练一个翻译模型：检查点与续训).
 
+* :func:`make_checkpoint` — 练习 8.5: the dictionary a checkpoint needs so that resuming gives, bit for
+  bit, the same training as an uninterrupted run (snapshots of model and optimizer, the loss history,
+  the random states).
+
 The check trains a tiny classifier (two linear layers with dropout, 24 samples, an Adam optimizer and a
 data pipeline that draws from both torch's and Python's random number generators) on the CPU, so it
 runs in milliseconds. The expected result is an uninterrupted run of the same training, computed by
@@ -16,16 +20,16 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from d2l_exercises.core import Case, check_function
+from .core import Case, check_function
 
 __all__ = ['make_checkpoint']
 
 _EPOCHS_BEFORE, _EPOCHS_AFTER = 2, 2
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 8.5：检查点里要有什么
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 8.5 检查点里要有什么
+# ---------------------------------------------------------------------------------------------------
 
 def _data():
     gen = torch.Generator().manual_seed(8)
@@ -45,7 +49,14 @@ def _optimizer(net):
 
 
 def _train_epoch(net, optimizer, data):
-    """One epoch; the 'augmentation' draws from Python's random, dropout and shuffling from torch's."""
+    """One epoch; the 'augmentation' draws from Python's random, dropout and shuffling from torch's.
+    Gradients on for the epoch only: an answer that switched them off for good is reported by
+    check_function afterwards (the setting it left is restored on leaving this block)."""
+    with torch.enable_grad():
+        return _epoch(net, optimizer, data)
+
+
+def _epoch(net, optimizer, data):
     net.train()
     total = 0.0
     for X, y in data:

@@ -1,10 +1,17 @@
 """Checks for the exercises of chapter 9 (预测与评估).
 
-The greedy-decoding check runs the student's loop on a *scripted* decoder: a tiny ``nn.Module``
-with the chapter's decoder interface, ``decoder(dec_X, state) -> (logits, state)``, whose next
-token is read from a fixed table. In training mode it misbehaves on purpose (as dropout would), so
-a loop that forgets evaluation mode gets different tokens. Expected answers are computed from the
-table with plain Python, never from the student's function.
+* :func:`clipped_matches` — 练习 9.6: the clipped n-gram matches of one prediction (BLEU's counts);
+* :func:`greedy_decode` — 练习 9.7: batched greedy decoding in evaluation mode, each sentence ending
+  at its own <eos>.
+
+The greedy-decoding check runs the student's loop on a *scripted* decoder, :class:`ScriptedDecoder`:
+a tiny ``nn.Module`` with the chapter's decoder interface whose next token follows a fixed route
+only when it is fed the previous token *and* the state it returned last (the state changes at every
+call, so a loop that forgets to carry it goes astray). With its dropout submodule in training mode
+it misbehaves on purpose, as dropout would; the cases start from training, evaluation and two mixed
+modes, so that a loop that "restores" the wrong mode is caught; it records whether gradients were
+being recorded. Expected answers come from the routes with plain Python, never from the student's
+function; typical mistakes are recognised by running them on a fresh scripted decoder.
 """
 from __future__ import annotations
 
@@ -13,15 +20,15 @@ import collections
 import torch
 from torch import nn
 
-from d2l_exercises.core import Case, check_function, compare, compare_pair
-from d2l_exercises.core import matches as _matches, pair as _pair
+from .core import Case, check_function, compare, compare_pair
+from .core import matches as _matches, pair as _pair
 
 __all__ = ['clipped_matches', 'greedy_decode', 'ScriptedDecoder']
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 9.6：截断的 n 元组匹配数（语料级 BLEU 的分子和分母）
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 9.6 截断的 n 元组匹配数
+# ---------------------------------------------------------------------------------------------------
 
 def _grams(tokens, n):
     return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
@@ -103,73 +110,123 @@ def clipped_matches(func) -> bool:
         diagnose=_diagnose_matches, compare_fn=_compare_matches)
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 9.7：成批的贪心解码（在评估模式下，每句在自己的 <eos> 处结束）
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 9.7 成批的贪心解码
+# ---------------------------------------------------------------------------------------------------
 
 PAD, BOS, EOS = 0, 1, 2
 VOCAB_SIZE = 7
+# The scripted translation ("route") of each source sentence: the tokens a decoder that is fed the
+# right token and the right state gives, one per call. Route 2 does not end within any case's
+# num_steps; route 3 is an empty translation; route 4 repeats a token, so the next token depends on
+# the state (how far along the route we are), not only on the previous token.
+_ROUTES = {
+    0: [3, 4, EOS],
+    1: [6, EOS],
+    2: [3, 3, 5, 3, 3, 5, 3, 3, 5, 3],
+    3: [EOS],
+    4: [5, 5, 6, 4, EOS],
+}
+# How the decoder's modules are set before a case: (the decoder itself, its dropout submodule).
+_MODES = {
+    'train': ((True, True), '解码器原来处于训练模式'),
+    'eval': ((False, False), '解码器原来处于评估模式'),
+    'mixed': ((True, False), '解码器原来外层处于训练模式、dropout 子模块处于评估模式'),
+    'mixed_other': ((False, True), '解码器原来外层处于评估模式、dropout 子模块处于训练模式'),
+}
 
 
 class ScriptedDecoder(nn.Module):
-    """A stand-in for the chapter's decoders: decoder(dec_X, state) -> (logits, state).
+    """照脚本输出的小解码器，用法与本书的解码器相同：``Y, state = decoder(dec_X, state)``。
 
-    dec_X (batch_size, 1) is the previous token of each sentence; state (batch_size,) says which
-    script each row follows. The next token is table[state, previous token]. In training mode the
-    decoder imitates dropout noise deterministically: it prefers the token after the scripted one."""
+    dec_X 形状 (batch_size, 1)，是每个句子上一步的词元；Y 形状 (batch_size, 1, vocab_size)。state 是形状
+    (batch_size, 2) 的 LongTensor，每行是 [脚本编号, 已经走了几步]；每次调用都返回一个**新的** state（步数加一），
+    所以忘了把新状态传下去的循环会走错。只有第一步喂 <bos>、之后喂上一步的词元、并传入上一次返回的 state，
+    它才按脚本给出下一个词元；否则给出脚本之外的一个普通词（不是 <eos>）。
 
-    def __init__(self, table):
+    它的 dropout 子模块 ``noise`` 处于训练模式时，它像 dropout 一样“出错”（给出脚本词元的下一个）；
+    它还在 ``grad_enabled`` 里记下每次调用时是否在记录梯度。
+    """
+
+    def __init__(self):
         super().__init__()
-        self.register_buffer('table', table)
         self.noise = nn.Dropout(0.5)  # a submodule, so that modes are per module as in a real decoder
+        self.grad_enabled = []
 
     def forward(self, X, state):
-        if X.dim() != 2 or X.shape[1] != 1:
-            raise ValueError(f'dec_X 的形状应为 (batch_size, 1)，现在是 {tuple(X.shape)}')
-        if not isinstance(state, torch.Tensor) or state.shape != X.shape[:1]:
+        if not isinstance(X, torch.Tensor) or X.dim() != 2 or X.shape[1] != 1:
+            shown = tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__
+            raise ValueError(f'dec_X 的形状应为 (batch_size, 1)，现在是 {shown}')
+        if not isinstance(state, torch.Tensor) or tuple(state.shape) != (X.shape[0], 2):
             raise ValueError('state 应当原样传回解码器：它是上一次调用返回的 state')
-        nxt = self.table[state, X[:, 0].long()]
-        if self.training:
-            nxt = (nxt + 1) % self.table.shape[1]
-        logits = torch.full((X.shape[0], self.table.shape[1]), -5.0)
-        logits[torch.arange(X.shape[0]), nxt] = 5.0
-        return logits[:, None, :], state
+        self.grad_enabled.append(torch.is_grad_enabled())
+        tokens = []
+        for (route, step), previous in zip(state.tolist(), X[:, 0].long().tolist()):
+            path = _ROUTES[route]
+            expected_input = BOS if step == 0 else (path[step - 1] if step - 1 < len(path) else None)
+            scripted = path[step] if step < len(path) else None
+            if previous == expected_input and scripted is not None:
+                token = scripted
+            else:  # off the script: an ordinary word other than the scripted one, never <eos>
+                words = [w for w in range(3, VOCAB_SIZE) if w != scripted]
+                token = words[(previous + 2 * step + route) % len(words)]
+            if self.noise.training:
+                token = (token + 1) % VOCAB_SIZE
+            tokens.append(token)
+        logits = torch.full((len(tokens), VOCAB_SIZE), -5.0)
+        logits[torch.arange(len(tokens)), torch.tensor(tokens, dtype=torch.long)] = 5.0
+        return logits[:, None, :], torch.stack([state[:, 0], state[:, 1] + 1], dim=1)
 
 
-def _table():
-    """Scripts for four sentences over the tokens 0 <pad>, 1 <bos>, 2 <eos>, 3..6 words."""
-    table = torch.full((4, VOCAB_SIZE), 5, dtype=torch.long)
-    table[:, EOS] = 6                                   # after <eos> a careless loop goes on with 6
-    table[0, BOS], table[0, 3], table[0, 4] = 3, 4, EOS  # 3 4 <eos>
-    table[1, BOS], table[1, 6] = 6, EOS                  # 6 <eos>
-    table[2, BOS], table[2, 3] = 3, 3                    # 3 3 3 ... never ends
-    table[3, BOS] = EOS                                  # <eos> at once: an empty translation
-    return table
+def _decoder(modes):
+    decoder = ScriptedDecoder()
+    decoder.training, decoder.noise.training = _MODES[modes][0]
+    return decoder
 
 
-def _reference_greedy(table, rows, num_steps, training=False):
-    """Plain-Python greedy decoding of the scripts (training=True: what the noisy mode would give)."""
+def _initial_state(rows):
+    return torch.stack([rows, torch.zeros_like(rows)], dim=1)
+
+
+def _reference_greedy(rows, num_steps):
+    """The routes, cut at their <eos> and at num_steps (plain Python, no decoder)."""
     out = []
-    for row in rows:
-        tokens, prev = [], BOS
-        for _ in range(num_steps):
-            prev = int(table[row, prev])
-            if training:
-                prev = (prev + 1) % table.shape[1]
-            if prev == EOS:
-                break
-            tokens.append(prev)
+    for row in rows.tolist():
+        path = _ROUTES[row][:num_steps]
+        out.append(path[:path.index(EOS)] if EOS in path else path)
+    return out
+
+
+def _greedy_loop(rows, num_steps, modes, *, evaluate=True, carry_state=True, feed_bos=False,
+                 steps=None, keep_eos=False, stop=True):
+    """The book's loop with one typical mistake switched on, run on a fresh scripted decoder."""
+    decoder, state = _decoder(modes), _initial_state(rows)
+    if evaluate:
+        decoder.eval()
+    dec_X = torch.full((len(rows), 1), BOS, dtype=torch.long)
+    first_state, columns = state, []
+    with torch.no_grad():
+        for _ in range(num_steps if steps is None else steps):
+            Y, new_state = decoder(torch.full((len(rows), 1), BOS) if feed_bos else dec_X, state)
+            state = new_state if carry_state else first_state
+            dec_X = Y.argmax(dim=2)
+            columns.append(dec_X[:, 0].tolist())
+    out = []
+    for i in range(len(rows)):
+        tokens = [column[i] for column in columns]
+        if stop and EOS in tokens:
+            tokens = tokens[:tokens.index(EOS) + (1 if keep_eos else 0)]
         out.append(tokens)
     return out
 
 
 def _run_greedy(func):
-    def run(rows, num_steps):
-        decoder = ScriptedDecoder(_table())
-        decoder.train()
-        state = rows.clone()
-        tokens = func(decoder, state, len(rows), BOS, EOS, num_steps)
-        return {'tokens': tokens, 'modes': [m.training for m in decoder.modules()]}
+    def run(rows, num_steps, modes):
+        decoder = _decoder(modes)
+        before = [m.training for m in decoder.modules()]
+        tokens = func(decoder, _initial_state(rows), len(rows), BOS, EOS, num_steps)
+        return {'tokens': tokens, 'before': before, 'after': [m.training for m in decoder.modules()],
+                'grad': any(decoder.grad_enabled)}
     return run
 
 
@@ -185,42 +242,52 @@ def _compare_greedy(got, expected):
     problem = compare(_as_lists(got['tokens']), expected, where='译文词元')
     if problem:
         return problem
-    if not all(got['modes']):
-        return '译文对了，但调用之后解码器没有回到训练模式'
+    if got['after'] != got['before']:
+        return '译文对了，但调用之后解码器的模式与调用之前不同'
+    if got['grad']:
+        return '译文对了，但解码时还在记录梯度'
     return None
 
 
 def _diagnose_greedy(got, case):
-    rows, num_steps = case.args
-    table = _table()
+    rows, num_steps, modes = case.args
     tokens = _as_lists(got['tokens'])
     if not isinstance(tokens, (list, tuple)):
         return '应返回一个列表，每个句子一项：该句生成的词元索引（int 的列表，不含 <eos>）。'
-    if _matches(tokens, _reference_greedy(table, rows, num_steps, training=True)):
-        return ('词元都差了一点：解码器还在训练模式，dropout 仍在起作用。解码时要切换到评估模式，'
-                '例如 with eval_mode(decoder), torch.no_grad(): ...')
-    if _matches(tokens, _reference_greedy(table, rows, num_steps)) and not all(got['modes']):
-        return ('用完要把模式恢复成调用者原来的样子：只调用 decoder.eval() 会让之后的训练没有 dropout。'
-                '用本章的 eval_mode(decoder) 上下文管理器，它在离开时逐个恢复子模块的模式。')
-    right = _reference_greedy(table, rows, num_steps)
-    with_eos = [t + [EOS] if len(t) < num_steps else t for t in right]
-    if _matches(tokens, with_eos):
-        return '译文里不应包含 <eos>：生成 <eos> 表示这个句子结束了，<eos> 本身不放进结果。'
+    right = _reference_greedy(rows, num_steps)
+    if _matches(tokens, right):
+        if got['after'] != got['before']:
+            if not any(got['after']):
+                return ('用完要把模式恢复成调用者原来的样子：只调用 decoder.eval() 会让之后的训练没有 dropout。'
+                        '用本章的 eval_mode(decoder) 上下文管理器，它在离开时逐个恢复子模块的模式。')
+            return ('模式没有恢复成调用者原来的样子：调用者的各个子模块可能处于不同的模式，'
+                    '离开时调用 decoder.train() 或 decoder.train(原来的 decoder.training) 会把它们统统设成同一种。'
+                    '用本章的 eval_mode(decoder)，它记下每个子模块原来的模式，离开时逐个恢复。')
+        if got['grad']:
+            return ('题目要求用 torch.no_grad()：解码不需要梯度，记录梯度只会白白占用内存。'
+                    '写成 with eval_mode(decoder), torch.no_grad(): ...。')
+    mistakes = [
+        (dict(evaluate=False), '词元都差了一点：解码器还在训练模式，dropout 仍在起作用。解码时要切换到评估模式，'
+                               '例如 with eval_mode(decoder), torch.no_grad(): ...'),
+        (dict(carry_state=False), '每次调用解码器都传入了最初的 state：解码器返回的新状态要传给下一次调用，'
+                                  'Y, state = decoder(dec_X, state)，否则它不知道前面已经生成了什么。'),
+        (dict(keep_eos=True), '译文里不应包含 <eos>：生成 <eos> 表示这个句子结束了，<eos> 本身不放进结果。'),
+        (dict(stop=False), '有的句子在它的 <eos> 之后还在继续生成：每个句子在生成**自己的** <eos> 时结束，'
+                           '之后的词元（批量里其他句子还没结束时解码器照样会给出）要丢掉。'),
+        (dict(feed_bos=True), '每一步的输入都是 <bos>：下一步的输入应是这一步预测的词元，dec_X = Y.argmax(dim=2)。'),
+    ]
     for steps in (num_steps - 1, num_steps + 1):
-        if steps >= 0 and _matches(tokens, _reference_greedy(table, rows, steps)):
-            return f'循环的步数差了一：每个句子最多生成 num_steps = {num_steps} 个词元（for _ in range(num_steps)）。'
-    if isinstance(tokens, (list, tuple)) and len(tokens) == len(right) and all(
-            isinstance(t, (list, tuple)) and list(t[:len(r)]) == r and len(t) > len(r) for t, r in zip(tokens, right)
-            if len(r) < num_steps):
-        return ('有的句子在它的 <eos> 之后还在继续生成：每个句子在生成**自己的** <eos> 时结束，'
-                '之后的词元（批量里其他句子还没结束时解码器照样会给出）要丢掉。')
-    first_only = []
-    for row in rows:
-        first = int(table[row, BOS])
-        first_only.append([] if first == EOS else [first] * num_steps)
-    if _matches(tokens, first_only):
-        return '每一步的输入都是 <bos>：下一步的输入应是这一步预测的词元，dec_X = Y.argmax(dim=2)。'
+        mistakes.append((dict(steps=steps), f'循环的步数差了一：每个句子最多生成 num_steps = {num_steps} 个词元'
+                                            '（for _ in range(num_steps)）。'))
+    for kwargs, hint in mistakes:
+        wrong = _greedy_loop(rows, num_steps, modes, **kwargs)
+        if wrong != right and _matches(tokens, wrong):
+            return hint
     return None
+
+
+_GREEDY_CASES = (([0, 1, 2, 3], 4, 'train'), ([2, 0], 2, 'eval'), ([4, 1], 6, 'mixed'),
+                 ([0, 2, 3], 5, 'mixed_other'))
 
 
 def greedy_decode(func) -> bool:
@@ -228,12 +295,14 @@ def greedy_decode(func) -> bool:
 
     decoder(dec_X, state) -> (Y, state)，dec_X (batch_size, 1)，Y (batch_size, 1, vocab_size)。应返回
     batch_size 个 int 列表：每个句子生成到它自己的 <eos> 为止（不含 <eos>），最多 num_steps 个词元；
-    解码时 decoder 处于评估模式，结束后恢复原来的模式。检查用一个照脚本输出的 ScriptedDecoder。"""
+    每次调用都把解码器返回的新 state 传下去；解码时 decoder 处于评估模式、不记录梯度，结束后每个子模块
+    恢复调用者原来的模式。检查用一个照脚本输出的 ScriptedDecoder，它在四个检查里分别从训练模式、评估模式
+    和两种混合模式出发。"""
     cases = []
-    for rows, num_steps in (([0, 1, 2, 3], 4), ([2, 0], 2), ([1], 1), ([0, 2], 5)):
+    for rows, num_steps, modes in _GREEDY_CASES:
         rows = torch.tensor(rows)
-        cases.append(Case((rows, num_steps), _reference_greedy(_table(), rows, num_steps),
-                          f'{len(rows)} 个句子，num_steps={num_steps}'))
+        cases.append(Case((rows, num_steps, modes), _reference_greedy(rows, num_steps),
+                          f'{len(rows)} 个句子，num_steps={num_steps}，{_MODES[modes][1]}'))
     return check_function(
         '练习 9.7 成批的贪心解码', _run_greedy(func), cases,
         hint='with eval_mode(decoder), torch.no_grad(): 从 (batch_size, 1) 的 <bos> 出发，循环 num_steps 次：'

@@ -1,5 +1,8 @@
 """Checks for the exercises of chapter 10 (注意力汇聚).
 
+* :func:`laplace_weights` — 练习 10.2: attention weights of the Laplace kernel;
+* :func:`loo_predict` — 练习 10.7: leave-one-out Nadaraya–Watson predictions.
+
 Expected answers come from reference code in this module that loops over queries and keys with
 Python's math on small seeded inputs; it never calls the student's function. The hints name the
 chapter's typical mistakes: softmax over the wrong axis, a score with the wrong sign or without the
@@ -12,8 +15,8 @@ import math
 
 import torch
 
-from d2l_exercises.core import Case, check_function
-from d2l_exercises.core import matches as _matches
+from .core import Case, check_function
+from .core import matches as _matches
 
 __all__ = ['laplace_weights', 'loo_predict']
 
@@ -24,9 +27,9 @@ def _softmax(scores):
     return [e / sum(exps) for e in exps]
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 10.2：拉普拉斯核的注意力权重
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 10.2 拉普拉斯核的注意力权重
+# ---------------------------------------------------------------------------------------------------
 
 def _reference_laplace(queries, keys, w):
     rows = [_softmax([-abs(float(q) - float(k)) * w for k in keys]) for q in queries]
@@ -75,9 +78,9 @@ def laplace_weights(func) -> bool:
         diagnose=_diagnose_laplace)
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 10.7：留一法的核回归预测
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 10.7 留一法的核回归预测
+# ---------------------------------------------------------------------------------------------------
 
 def _reference_loo(x, y, w):
     n, out = len(x), []

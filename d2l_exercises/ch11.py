@@ -1,4 +1,7 @@
-"""Checks for the coding exercises of chapter 11 (注意力评分函数).
+"""Checks for the exercises of chapter 11 (注意力评分函数).
+
+* :func:`causal_attention` — 练习 11.5: scaled dot-product attention with a causal mask, from 2-D
+  valid lengths.
 
 The expected answers are computed here, independently of the student's code and of ``d2l_local``:
 explicit per-query loops in float64 on small seeded CPU tensors.
@@ -9,15 +12,19 @@ import math
 
 import torch
 
-from d2l_exercises.core import Case, check_function, compare
+from .core import Case, check_function, matches
 
 __all__ = ["causal_attention"]
 
 
+# ---------------------------------------------------------------------------------------------------
+# 练习 11.5 用二维有效长度实现因果注意力
+# ---------------------------------------------------------------------------------------------------
+
 def _same(got, alternative):
     """True when `got` is the answer of a known wrong implementation (within a looser tolerance than the
     check itself: the wrong variants are computed in float64, the student's code runs in float32)."""
-    return isinstance(got, torch.Tensor) and compare(got, alternative, atol=1e-4, rtol=1e-3) is None
+    return isinstance(got, torch.Tensor) and matches(got, alternative, atol=1e-4, rtol=1e-3)
 
 
 def _attention(queries, keys, values, lens, scale, softmax_dim=-1):

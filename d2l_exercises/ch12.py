@@ -1,4 +1,7 @@
-"""Checks for the coding exercises of chapter 12 (Bahdanau 注意力).
+"""Checks for the exercises of chapter 12 (Bahdanau 注意力).
+
+* :func:`last_valid_outputs` — 练习 12.7: the encoder output at each sentence's last valid position;
+* :func:`bahdanau_context` — 练习 12.8: one step of additive attention from its parameter matrices.
 
 The expected answers are computed here, independently of the student's code and of ``d2l_local``:
 explicit loops over the sentences of a batch, in float64, on small seeded CPU tensors.
@@ -7,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from d2l_exercises.core import Case, check_function, compare
+from .core import Case, check_function, matches
 
 __all__ = ["last_valid_outputs", "bahdanau_context"]
 
@@ -15,10 +18,12 @@ __all__ = ["last_valid_outputs", "bahdanau_context"]
 def _same(got, alternative):
     """True when `got` is the answer of a known wrong implementation (within a looser tolerance than the
     check itself: the wrong variants are computed in float64, the student's code runs in float32)."""
-    return compare(got, alternative, atol=1e-4, rtol=1e-3) is None
+    return matches(got, alternative, atol=1e-4, rtol=1e-3)
 
 
-# ---------------------------------------------------------------- 练习 12.7 last_valid_outputs
+# ---------------------------------------------------------------------------------------------------
+# 练习 12.7 取出每个句子最后一个有效位置的编码器输出
+# ---------------------------------------------------------------------------------------------------
 
 def _last_valid_reference(enc_outputs, valid_lens):
     return torch.stack([enc_outputs[int(n) - 1, b] for b, n in enumerate(valid_lens)])
@@ -73,7 +78,9 @@ def last_valid_outputs(func) -> bool:
         diagnose=_last_valid_diagnose)
 
 
-# ---------------------------------------------------------------- 练习 12.8 bahdanau_context
+# ---------------------------------------------------------------------------------------------------
+# 练习 12.8 手算 Bahdanau 注意力的上下文
+# ---------------------------------------------------------------------------------------------------
 
 def _context_reference(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v):
     """One sentence at a time: e_t = w_v·tanh(W_q s + W_k h_t) over the valid positions only."""
@@ -91,10 +98,12 @@ def _context_reference(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v):
 
 
 def _context_variant(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v, *, mask=True, tanh=True,
-                     softmax_dim=-1, normalise=True):
-    """The vectorised computation with one typical mistake switched on."""
+                     softmax_dim=-1, normalise=True, use_keys=True):
+    """The vectorised computation with one typical mistake switched on (use_keys=False: the scores see
+    only the query, as in the PyTorch tutorial's AttnDecoderRNN, pytorch/tutorials#1098)."""
     q, h = query.double(), enc_outputs.double()
-    features = (q @ W_q.double().T)[:, None, :] + h @ W_k.double().T           # (batch, steps, hidden)
+    keys = h @ W_k.double().T if use_keys else torch.zeros(1, 1, W_k.shape[0], dtype=torch.float64)
+    features = ((q @ W_q.double().T)[:, None, :] + keys).expand(-1, h.shape[1], -1)  # (batch, steps, hidden)
     scores = (torch.tanh(features) if tanh else features) @ w_v.double()       # (batch, steps)
     keep = torch.arange(h.shape[1])[None, :] < enc_valid_lens[:, None]
     if mask:
@@ -131,7 +140,9 @@ def _context_diagnose(got, case):
     for kwargs, message in (
             (dict(tanh=False), "分数里少了 tanh：e_t = w_vᵀ tanh(W_q s + W_k h_t)。"),
             (dict(softmax_dim=0), "softmax 沿错了轴：每个句子的权重要在它自己的源位置上归一化（dim=-1），不是在批量上。"),
-            (dict(normalise=False), "上下文是用没有归一化的分数加权的：先 softmax 得到权重，再对 enc_outputs 加权求和。")):
+            (dict(normalise=False), "上下文是用没有归一化的分数加权的：先 softmax 得到权重，再对 enc_outputs 加权求和。"),
+            (dict(use_keys=False), "分数里没有用到编码器的输出：每个有效位置的分数都一样，权重只是平均分配，"
+                                   "注意力什么也没有“注意”。分数是 w_vᵀ tanh(W_q s + W_k h_t)，h_t 是 enc_outputs 的第 t 个位置。")):
         if _same(got, _context_variant(*case.args, **kwargs)):
             return message
     context, weights = got
@@ -146,7 +157,7 @@ def _context_diagnose(got, case):
         sums = weights.detach().double().sum(dim=-1)
         if not torch.allclose(sums, torch.ones_like(sums), atol=1e-4):
             return ("每个句子的权重之和应当是 1，你的是 "
-                    f"{[round(v, 4) for v in sums.tolist()]}：先遮蔽填充位置、再 softmax，"
+                    f"{[round(v, 4) for v in sums.tolist()]}：先掩蔽填充位置、再 softmax，"
                     "不要 softmax 之后才把填充位置置 0（那样有效位置的权重就不再归一）。")
     if _same(context, _context_variant(*case.args)[0]):
         return "context 对了，weights 不对：返回的应当是 softmax 之后的注意力权重（填充位置为 0）。"
@@ -159,11 +170,11 @@ def bahdanau_context(func) -> bool:
     query (batch_size, query_size) 是解码器上一步的顶层隐状态，enc_outputs (batch_size, num_src_steps,
     key_size) 同时是键和值，enc_valid_lens (batch_size,)，W_q (h, query_size)，W_k (h, key_size)，w_v (h,)
     -> (context (batch_size, key_size), weights (batch_size, num_src_steps))。在两组随机输入上与逐句计算的
-    参考答案比较（填充位置上的编码器输出特意与有效位置不同）；认得出没有遮蔽填充、少了 tanh、softmax 轴不对、
+    参考答案比较（填充位置上的编码器输出特意与有效位置不同）；认得出没有掩蔽填充、少了 tanh、softmax 轴不对、
     用未归一化的分数加权这几种错误，并检查输入没有被改写。
     """
     return check_function(
         "练习 12.8 手算 Bahdanau 注意力的上下文", func, _context_cases(),
         hint=("分数 e = tanh(query @ W_q.T 插入一维后 + enc_outputs @ W_k.T) @ w_v，形状 (batch_size, num_src_steps)；"
-              "遮蔽填充后沿 dim=-1 做 softmax 得到权重；context = (weights.unsqueeze(-1) * enc_outputs).sum(dim=1)。"),
+              "掩蔽填充后沿 dim=-1 做 softmax 得到权重；context = (weights.unsqueeze(-1) * enc_outputs).sum(dim=1)。"),
         diagnose=_context_diagnose)

@@ -1,4 +1,6 @@
-"""Checks for the coding exercises of chapter 13 (多头注意力、自注意力与位置编码).
+"""Checks for the exercises of chapter 13 (多头注意力、自注意力与位置编码).
+
+* :func:`multihead_attention` — 练习 13.7: multi-head attention written out with the shape conventions.
 
 The expected answers are computed here, independently of the student's code and of ``d2l_local``:
 multi-head attention straight from its definition (one head at a time, one sentence at a time),
@@ -10,15 +12,19 @@ import math
 
 import torch
 
-from d2l_exercises.core import Case, check_function, compare
+from .core import Case, check_function, matches
 
 __all__ = ["multihead_attention"]
 
 
+# ---------------------------------------------------------------------------------------------------
+# 练习 13.7 按尺寸约定手写多头注意力
+# ---------------------------------------------------------------------------------------------------
+
 def _same(got, alternative):
     """True when `got` is the answer of a known wrong implementation (within a looser tolerance than the
     check itself: the wrong variants are computed in float64, the student's code runs in float32)."""
-    return isinstance(got, torch.Tensor) and compare(got, alternative, atol=1e-4, rtol=1e-3) is None
+    return isinstance(got, torch.Tensor) and matches(got, alternative, atol=1e-4, rtol=1e-3)
 
 
 def _per_query_lens(valid_lens, batch_size, num_queries, num_keys):
@@ -49,12 +55,14 @@ def _reference(queries, keys, values, valid_lens, params, num_heads):
 
 
 def _variant(queries, keys, values, valid_lens, params, num_heads, *, scale=None, repeat=False,
-             fold='right', mask=True, use_W_o=True):
+             fold='right', mask=True, use_W_o=True, fill=float("-inf")):
     """Vectorised multi-head attention with one typical mistake switched on.
 
     scale: divide the scores by this instead of sqrt(p); repeat: copy valid_lens with .repeat instead of
     repeat_interleave; fold: 'right' (reshape, permute, reshape), 'no_permute' (reshape straight to
-    (batch*h, n, p)) or 'interleaved' (head i gets columns i, i+h, i+2h, ...)."""
+    (batch*h, n, p)) or 'interleaved' (head i gets columns i, i+h, i+2h, ...); fill: the score
+    given to masked keys (-1e6, d2l's original choice, spreads a query with no valid key evenly over
+    all keys instead of giving it weight 0)."""
     W_q, W_k, W_v, W_o = (W.double() for W in params)
     Q, K, V = queries.double() @ W_q, keys.double() @ W_k, values.double() @ W_v
     batch_size, num_queries, num_hiddens = Q.shape
@@ -82,7 +90,7 @@ def _variant(queries, keys, values, valid_lens, params, num_heads, *, scale=None
         lens = _per_query_lens(valid_lens, batch_size, num_queries, K.shape[1])
         lens = lens.repeat(h, 1) if repeat else lens.repeat_interleave(h, dim=0)   # (batch*h, n_q)
         keep = torch.arange(K.shape[1])[None, None, :] < lens[:, :, None]
-        scores = scores.masked_fill(~keep, float("-inf"))
+        scores = scores.masked_fill(~keep, fill)
     out = unfold_heads(torch.softmax(scores, dim=-1).nan_to_num(0.0) @ Vf)
     return (out @ W_o if use_W_o else out).float()
 
@@ -91,7 +99,7 @@ def _cases():
     gen = torch.Generator().manual_seed(11)
     specs = [  # batch, n_q, n_kv, query_size, key_size, value_size, num_hiddens, num_heads, valid_lens
         (2, 3, 4, 5, 6, 7, 8, 2, torch.tensor([2, 4])),
-        (2, 3, 5, 4, 4, 4, 8, 4, torch.tensor([[1, 2, 3], [5, 1, 4]])),
+        (2, 3, 5, 4, 4, 4, 8, 4, torch.tensor([[1, 0, 3], [5, 1, 4]])),   # a query with no valid key
         (3, 2, 3, 6, 5, 4, 6, 3, None),
     ]
     cases = []
@@ -129,7 +137,11 @@ def _diagnose(got, case):
          "头的列分错了：第 i 个头是投影结果的第 i·p 到 (i+1)·p - 1 列（连续的一段），"
          "应当 reshape 成 (batch, n, num_heads, p)，而不是 (batch, n, p, num_heads)。"),
         (dict(use_W_o=False), "各头拼接之后还要乘 W_o：return 拼接结果 @ W_o。"),
-        (dict(mask=False), "结果与不遮蔽的注意力相同：valid_lens 没有起作用（折叠后每个“样本”都要有自己的有效长度）。"),
+        (dict(mask=False), "结果与不掩蔽的注意力相同：valid_lens 没有起作用（折叠后每个“样本”都要有自己的有效长度）。"),
+        (dict(fill=-1e6),
+         "有效长度为 0 的查询一个键也不该看：按 d2l.masked_softmax 的约定，它的权重全为 0，输出是零向量。"
+         "把被掩蔽的分数换成 -1e6 再 softmax，会让这样的查询把权重平均分给所有的键（d2l 原来的 masked_softmax "
+         "就是这样）。用 d2l.masked_softmax 或 d2l.DotProductAttention。"),
     ]
     for kwargs, message in checks:
         if kwargs.get('repeat') and (valid_lens is None or num_heads == 1):
@@ -143,10 +155,11 @@ def multihead_attention(func) -> bool:
     """练习 13.7：检查 ``multihead_attention(queries, keys, values, valid_lens, params, num_heads)``。
 
     params = (W_q, W_k, W_v, W_o)，投影是 ``queries @ W_q``（W_q 形状 (query_size, num_hiddens)，W_o 形状
-    (num_hiddens, num_hiddens)）；valid_lens 是 None、(batch,) 或 (batch, num_queries)；返回
-    (batch, num_queries, num_hiddens)。三组输入（一维、二维有效长度和不遮蔽；1 到 4 个头）与逐头、逐句计算的
+    (num_hiddens, num_hiddens)）；valid_lens 是 None、(batch,) 或 (batch, num_queries)，规则同
+    d2l.masked_softmax（有效长度为 0 的查询输出零向量）；返回 (batch, num_queries, num_hiddens)。三组输入
+    （一维、二维有效长度和不掩蔽；二维的那组里有一个有效长度为 0 的查询；1 到 4 个头）与逐头、逐句计算的
     参考答案比较；认得出除以 √num_hiddens、没有缩放、用 repeat 复制有效长度、折叠时少了 permute、
-    头的列分错、忘了 W_o、没有遮蔽这几种错误，并检查输入没有被改写。
+    头的列分错、忘了 W_o、没有掩蔽、用 -1e6 掩蔽（有效长度为 0 时）这几种错误，并检查输入没有被改写。
     """
     return check_function(
         "练习 13.7 按尺寸约定手写多头注意力", func, _cases(),

@@ -1,4 +1,6 @@
-"""Checks for the coding exercises of chapter 14 (Transformer).
+"""Checks for the exercises of chapter 14 (Transformer).
+
+* :func:`layer_norm` — 练习 14.7: layer normalisation by hand.
 
 The expected answers are computed here, independently of the student's code and of ``d2l_local``:
 layer normalisation one position at a time, in float64, on small seeded CPU tensors.
@@ -7,15 +9,19 @@ from __future__ import annotations
 
 import torch
 
-from d2l_exercises.core import Case, check_function, compare
+from .core import Case, check_function, matches
 
 __all__ = ["layer_norm"]
 
 
+# ---------------------------------------------------------------------------------------------------
+# 练习 14.7 自己实现层规范化
+# ---------------------------------------------------------------------------------------------------
+
 def _same(got, alternative):
     """True when `got` is the answer of a known wrong implementation (within a looser tolerance than the
     check itself: the wrong variants are computed in float64, the student's code runs in float32)."""
-    return isinstance(got, torch.Tensor) and compare(got, alternative, atol=1e-4, rtol=1e-3) is None
+    return isinstance(got, torch.Tensor) and matches(got, alternative, atol=1e-4, rtol=1e-3)
 
 
 def _reference(X, gamma, beta, eps=1e-5):

@@ -101,15 +101,19 @@ def test_chapter_shape_title_goals_summary_exercises(nb):
     assert len(re.findall(r"^\s*\d+\.\s", exercises[1], re.M)) >= 3, "at least three exercises"
 
 
-def test_markdown_images_are_ours_and_exist(nb):
+def test_markdown_images_are_ours_exist_and_are_embedded(nb):
+    from booktools import figures
+
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
         for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", cell.source):
             assert not re.match(r"https?://", target), f"remote image {target}: draw our own into images/"
-            path = (ROOT / "notebooks" / target).resolve()
-            assert path.exists(), f"missing image {target}"
-            assert path.parent == ROOT / "images", f"{target}: figures live in images/"
+            name = target.removeprefix("attachment:")
+            path = (ROOT / "images" / name) if target.startswith("attachment:") else (ROOT / "notebooks" / target)
+            assert path.resolve().exists(), f"missing image {target}"
+            assert path.resolve().parent == ROOT / "images", f"{target}: figures live in images/"
+    assert figures.problems(nb) == [], "a copy of this chapter would lose or show stale figures: run `make stamp`"
 
 
 def test_diagrams_are_valid_svg():

@@ -178,6 +178,15 @@ def test_notation(book, md, reported):
     ("Bahdanau 等人（2014）", 1), ("Bahdanau、Cho 和 Bengio（2014）", 1), ("Bahdanau 等人（2015）", 0),
     ("Bahdanau, D., Cho, K., & Bengio, Y. (2015). Neural machine translation. *ICLR 2015*（arXiv 2014）.", 0),
     ("Vaswani 等人（2018）", 1),
+    # the glossary's year is the first author's paper; as a co-author, Bahdanau is in other papers of 2014
+    ("- Cho, K., van Merriënboer, B., Gulcehre, C., Bahdanau, D., Bougares, F., Schwenk, H., & Bengio, Y. "
+     "(2014). Learning phrase representations using RNN encoder-decoder. *EMNLP 2014*.", 0),
+    ("- Cho, K., van Merriënboer, B., Bahdanau, D., & Bengio, Y. (2014b). On the properties of neural machine "
+     "translation. *SSST-8*.", 0),
+    ("Cho、Bahdanau 等人（2014）的 GRU", 0),
+    ("- Bahdanau, D., Cho, K., & Bengio, Y. (2014). Neural machine translation by jointly learning to align "
+     "and translate.", 1),
+    ("Cho 等人（2014）与 Bahdanau 等人（2014）", 1), ("Sutskever 等人和 Bahdanau 等人（2014）", 1),
 ])
 def test_citation_years(book, md, reported):
     assert len(glossary.citation_findings(_chapter(book, md), GLOSSARY, book.root)) == reported

@@ -49,6 +49,9 @@ CHAPTER = os.environ.get("D2L_COLAB_CHAPTER", "01_encoder_decoder.ipynb")
 TORCH_SPEC = os.environ.get("TORCH_SPEC", "torch==2.13.0")
 COLAB_PREINSTALLED = ["numpy", "matplotlib", "ipykernel", "nbclient"]
 PROTECTED = ["torch", "numpy", "matplotlib"]
+# What the setup cell installs (with --no-deps): the book, and the two pure-Python packages chapters
+# 17 and 18 need that Colab lacks (they have no dependencies of their own).
+BOOK_PACKAGES = ["d2l-local", "jieba", "opencc-python-reimplemented"]
 
 pytestmark = pytest.mark.skipif(
     os.environ.get("D2L_COLAB_TEST") != "1",
@@ -186,6 +189,9 @@ def colab():
         # The only thing the install command may fetch: the build backend for the isolated build.
         run([sim.python, "-m", "pip", "download", "--quiet", "--only-binary=:all:", "-d", tmp / "wheelhouse",
              "setuptools>=64", "wheel"], env)
+        # ... and the two packages the setup cell names besides the book (jieba is an sdist only)
+        run([sim.python, "-m", "pip", "download", "--quiet", "--no-deps", "-d", tmp / "wheelhouse",
+             "jieba>=0.42", "opencc-python-reimplemented>=0.1.7"], env)
         sim.times["venv"] = time.perf_counter() - start
 
         sim.repo = tmp / "repo"
@@ -214,7 +220,7 @@ def colab():
 
 def test_install_command_of_the_setup_cell_installs_the_book_and_touches_nothing_else(colab):
     args = pip_command_of_setup_cell(colab.repo / "notebooks" / CHAPTER, colab.python)
-    assert args[-1] == f"git+{config.REPO_URL}" and "--no-deps" in args
+    assert f"git+{config.REPO_URL}" in args and "--no-deps" in args
     log("running the setup cell's command: " + " ".join(args[1:]))
     start = time.perf_counter()
     result = run(args, colab.env, cwd=colab.tmp)
@@ -224,7 +230,7 @@ def test_install_command_of_the_setup_cell_installs_the_book_and_touches_nothing
     assert changed(colab.before, after, PROTECTED) == [], "pip touched torch, numpy or matplotlib"
     assert changed(colab.before, after) == [], "pip changed a package that was already installed"
     added = sorted(set(after) - set(colab.before))
-    assert added == ["d2l-local"], added
+    assert added == BOOK_PACKAGES, added
     direct = json.loads(run([colab.python, "-c",
                              "import importlib.metadata as md; print(md.distribution('d2l-local')"
                              ".read_text('direct_url.json'))"], colab.env, cwd=colab.tmp).stdout)
@@ -235,13 +241,13 @@ def test_install_command_of_the_setup_cell_installs_the_book_and_touches_nothing
                    colab.env, cwd=colab.tmp).stdout.split()
     site = str(colab.tmp / "venv" / "lib")
     assert imported[0].startswith(site) and imported[1].startswith(site), imported
-    log(f"pip installed only d2l-local {after['d2l-local']['version']} (commit {colab.commit[:12]}) "
+    log(f"pip installed only {BOOK_PACKAGES}: d2l-local {after['d2l-local']['version']} (commit {colab.commit[:12]}) "
         f"in {seconds:.1f} s; torch {imported[2]}, numpy, matplotlib and the other "
         f"{len(colab.before) - len(PROTECTED)} packages untouched; pip said: {result.stdout + result.stderr!r}")
 
 
 def test_chapter_runs_in_colab_mode_and_its_setup_cell_installs_d2l_local(colab):
-    run([colab.python, "-m", "pip", "uninstall", "--quiet", "-y", "d2l-local"], colab.env)
+    run([colab.python, "-m", "pip", "uninstall", "--quiet", "-y", *BOOK_PACKAGES], colab.env)
     assert "d2l-local" not in colab.snapshot()
 
     workdir = colab.tmp / "run"
@@ -304,7 +310,7 @@ def test_chapter_runs_in_colab_mode_and_its_setup_cell_installs_d2l_local(colab)
 
 def test_requirements_txt_installs_the_book_and_never_reinstalls_torch(colab):
     """requirements.txt names torch as a range: an installed torch that satisfies it stays untouched."""
-    run([colab.python, "-m", "pip", "uninstall", "--quiet", "-y", "d2l-local"], colab.env)
+    run([colab.python, "-m", "pip", "uninstall", "--quiet", "-y", *BOOK_PACKAGES], colab.env)
     before = colab.snapshot()
     start = time.perf_counter()
     run([colab.python, "-m", "pip", "install", "--quiet", "-r", "requirements.txt"], colab.env, cwd=colab.repo)
@@ -322,12 +328,12 @@ def test_why_no_deps_the_lower_bound_install_would_reach_for_torchs_requirements
     """On Colab, torch's metadata is not all satisfied (its nvidia-* requirements are left out), so a
     plain `pip install git+URL` resolving `torch>=2.1` would download them. Same here with networkx."""
     args = pip_command_of_setup_cell(colab.repo / "notebooks" / CHAPTER, colab.python)
-    run([colab.python, "-m", "pip", "uninstall", "--quiet", "-y", "d2l-local", "networkx"], colab.env)
+    run([colab.python, "-m", "pip", "uninstall", "--quiet", "-y", *BOOK_PACKAGES, "networkx"], colab.env)
     dry = ["--dry-run", "--report", "-"]
 
     ours = run(args + dry, colab.env, cwd=colab.tmp)
     report = json.loads(ours.stdout)
-    assert [item["metadata"]["name"] for item in report["install"]] == ["d2l-local"]
+    assert sorted(item["metadata"]["name"] for item in report["install"]) == BOOK_PACKAGES
 
     lower_bounds = [a for a in args if a != "--no-deps"]
     theirs = run(lower_bounds + dry, colab.env, cwd=colab.tmp, check=False)
@@ -337,4 +343,4 @@ def test_why_no_deps_the_lower_bound_install_would_reach_for_torchs_requirements
         assert "networkx" in theirs.stderr, theirs.stderr[-2000:]
         wanted = ["d2l-local", "networkx (not available offline: pip failed)"]
     assert len(wanted) > 1
-    log(f"--no-deps would install {['d2l-local']}; without --no-deps pip wants {wanted}")
+    log(f"--no-deps would install {BOOK_PACKAGES}; without --no-deps pip wants {wanted}")

@@ -29,7 +29,8 @@ def expected_colab_url(file_name: str) -> str:
 
 def expected_pip_args() -> list[str]:
     # Written out here on purpose (not taken from stamp.py): this is the command the book promises.
-    return [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", f"git+{config.REPO_URL}"]
+    return [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", f"git+{config.REPO_URL}",
+            "jieba>=0.42", "opencc-python-reimplemented>=0.1.7"]
 
 
 def make_notebook(path: Path, with_setup: str | None = "old") -> Path:
@@ -62,7 +63,8 @@ def test_badge_is_the_first_cell_and_opens_this_very_notebook_in_colab(tmp_path)
     nb = nbformat.read(path, as_version=4)
     badge = nb.cells[0]
     assert badge.cell_type == "markdown" and stamp.BADGE_TAG in badge.metadata["tags"]
-    assert badge.source == f"[![在 Colab 中打开](../images/open-in-colab.svg)]({expected_colab_url('04_encoder.ipynb')})"
+    assert badge.source == f"[![在 Colab 中打开](attachment:open-in-colab.svg)]({expected_colab_url('04_encoder.ipynb')})"
+    assert set(badge.attachments) == {"open-in-colab.svg"}, "the badge image travels inside the notebook"
     assert nb.cells[1].source.startswith("# 3. 编码器"), "the title follows the badge"
     assert stamp.problems(nb, path.name) == []
 
