@@ -168,7 +168,7 @@ def bahdanau_context(func) -> bool:
     """练习 12.8：检查 ``bahdanau_context(query, enc_outputs, enc_valid_lens, W_q, W_k, w_v)``。
 
     query (batch_size, query_size) 是解码器上一步的顶层隐状态，enc_outputs (batch_size, num_src_steps,
-    key_size) 同时是键和值，enc_valid_lens (batch_size,)，W_q (h, query_size)，W_k (h, key_size)，w_v (h,)
+    key_size) 同时是键和值，enc_valid_lens (batch_size,)，W_q (num_hiddens, query_size)，W_k (num_hiddens, key_size)，w_v (num_hiddens,)
     -> (context (batch_size, key_size), weights (batch_size, num_src_steps))。在两组随机输入上与逐句计算的
     参考答案比较（填充位置上的编码器输出特意与有效位置不同）；认得出没有掩蔽填充、少了 tanh、softmax 轴不对、
     用未归一化的分数加权这几种错误，并检查输入没有被改写。

@@ -101,7 +101,7 @@ def _diagnose(got, case):
 
 
 def layer_norm(func) -> bool:
-    """练习 14.7：检查 ``layer_norm(X, gamma, beta, eps=1e-5)``。
+    """练习 14.5：检查 ``layer_norm(X, gamma, beta, eps=1e-5)``。
 
     X 的最后一维是特征（d 维），前面可以有任意多维；gamma、beta 形状 (d,)；返回与 X 同形状的
     gamma * (X - mean) / sqrt(var + eps) + beta，均值和（有偏的）方差在最后一维上对每个位置分别计算。
@@ -109,7 +109,7 @@ def layer_norm(func) -> bool:
     在批量维或时间步维上求统计量（批量规范化的方向）、没用传入的 eps 这几种错误，并检查 X 没有被改写。
     """
     return check_function(
-        "练习 14.7 自己实现层规范化", func, _cases(),
+        "练习 14.5 自己实现层规范化", func, _cases(),
         hint=("mean = X.mean(dim=-1, keepdim=True)，var = X.var(dim=-1, unbiased=False, keepdim=True)，"
               "返回 (X - mean) / torch.sqrt(var + eps) * gamma + beta（gamma、beta 沿最后一维广播）。"),
         diagnose=_diagnose)

@@ -14,6 +14,7 @@ __all__ = [
     'transpose_qkv',
     'transpose_output',
     'MultiHeadAttention',
+    'check_multihead_sizes',
     'PositionalEncoding',
 ]
 
@@ -24,6 +25,7 @@ def transpose_qkv(X, num_heads):
 
     第 b*num_heads + i 个输出是第 b 个样本第 i 个头的那 p = num_hiddens/num_heads 列。
     """
+    d2l.check_positive_sizes(num_heads=num_heads)
     if X.dim() != 3 or X.shape[-1] % num_heads != 0:
         raise ValueError(f"X 的形状应为 (batch, n, num_hiddens)，且 num_hiddens 能被 num_heads={num_heads} "
                          f"整除；现在是 {tuple(X.shape)}。")
@@ -33,6 +35,7 @@ def transpose_qkv(X, num_heads):
 
 def transpose_output(X, num_heads):
     """transpose_qkv 的逆：(batch*num_heads, n, p) -> (batch, n, num_heads*p)，各头按顺序拼在最后一维。"""
+    d2l.check_positive_sizes(num_heads=num_heads)
     if X.dim() != 3 or X.shape[0] % num_heads != 0:
         raise ValueError(f"X 的形状应为 (batch*num_heads, n, p)，第 0 维是 num_heads={num_heads} 的倍数；"
                          f"现在是 {tuple(X.shape)}。")
@@ -56,17 +59,7 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, key_size, query_size, value_size, num_hiddens, num_heads, dropout,
                  bias=False, **kwargs):
         super().__init__(**kwargs)
-        if num_heads < 1:
-            raise ValueError(f"num_heads 至少为 1，现在是 {num_heads}。")
-        if num_hiddens % num_heads != 0:
-            below = num_hiddens // num_heads * num_heads
-            fits = [m for m in (below, below + num_heads) if m > 0]
-            divisors = [d for d in range(1, num_hiddens + 1) if num_hiddens % d == 0]
-            raise ValueError(
-                f"num_hiddens={num_hiddens} 不能被 num_heads={num_heads} 整除：每个头分到 "
-                f"num_hiddens / num_heads 维，必须是整数。请把 num_hiddens 改成 num_heads 的倍数"
-                f"（如 {' 或 '.join(map(str, fits))}），或换一个能整除 num_hiddens 的头数"
-                f"（{num_hiddens} 的约数：{divisors}）。")
+        check_multihead_sizes(key_size, query_size, value_size, num_hiddens, num_heads)
         self.num_heads = num_heads
         self.attention = d2l.DotProductAttention(dropout)
         self.W_q = nn.Linear(query_size, num_hiddens, bias=bias)
@@ -110,6 +103,22 @@ class MultiHeadAttention(nn.Module):
         return self.W_o(transpose_output(output, self.num_heads))     # (batch, num_queries, num_hiddens)
 
 
+# ---- notebooks/13_multihead_attention.ipynb · cell id ch13-014b ----
+def check_multihead_sizes(key_size, query_size, value_size, num_hiddens, num_heads):
+    """MultiHeadAttention 的尺寸：都是正整数，且 num_hiddens 是 num_heads 的倍数。"""
+    d2l.check_positive_sizes(key_size=key_size, query_size=query_size, value_size=value_size,
+                             num_hiddens=num_hiddens, num_heads=num_heads)
+    if num_hiddens % num_heads != 0:
+        below = num_hiddens // num_heads * num_heads
+        fits = [m for m in (below, below + num_heads) if m > 0]
+        divisors = [d for d in range(1, num_hiddens + 1) if num_hiddens % d == 0]
+        raise ValueError(
+            f"num_hiddens={num_hiddens} 不能被 num_heads={num_heads} 整除：每个头分到 "
+            f"num_hiddens / num_heads 维，必须是整数。请把 num_hiddens 改成 num_heads 的倍数"
+            f"（如 {' 或 '.join(map(str, fits))}），或换一个能整除 num_hiddens 的头数"
+            f"（{num_hiddens} 的约数：{divisors}）。")
+
+
 # ---- notebooks/13_multihead_attention.ipynb · cell id ch13-040 ----
 class PositionalEncoding(nn.Module):
     """正弦位置编码：forward(X) 返回 dropout(X + P[:num_steps])。
@@ -123,8 +132,7 @@ class PositionalEncoding(nn.Module):
 
     def __init__(self, num_hiddens, dropout, max_len=1000):
         super().__init__()
-        if num_hiddens < 1 or max_len < 1:
-            raise ValueError(f"num_hiddens 和 max_len 都应是正整数，现在是 {num_hiddens} 和 {max_len}。")
+        d2l.check_positive_sizes(num_hiddens=num_hiddens, max_len=max_len)
         self.num_hiddens, self.max_len = num_hiddens, max_len
         self.dropout = nn.Dropout(dropout)
         position = torch.arange(max_len, dtype=torch.float64)[:, None]           # (max_len, 1)

@@ -490,18 +490,6 @@ def _(sb):
     return lambda: d2l.EncoderDecoder(d2l.Encoder(), d2l.Decoder())(X, X)
 
 
-@bad("api/heads-do-not-divide-hiddens", ValueError, r"请把 num_hiddens 改成 num_heads 的倍数",
-     "MultiHeadAttention(num_hiddens=10, num_heads=4)")
-def _(sb):
-    return lambda: d2l.MultiHeadAttention(8, 8, 8, 10, 4, 0.0)
-
-
-@bad("api/sequence-longer-than-positional-encoding", ValueError, r"请在构造时调大 max_len.*max_len=12",
-     "PositionalEncoding(max_len=10) on a 12-step sequence (an overlong input)")
-def _(sb):
-    return lambda: d2l.PositionalEncoding(8, 0.0, max_len=10)(torch.zeros(1, 12, 8))
-
-
 # --- masking, loss and attention (notebooks/06_masking_and_loss.ipynb, 11_attention_scoring.ipynb) ---------
 
 @bad("api/mask-with-boolean-mask", TypeError, r"请用 mask\.sum\(dim=-1\) 得到长度",
@@ -627,6 +615,142 @@ def _(sb):
 def _(sb):
     attention = d2l.AdditiveAttention(4, 4, 8, 0.0)
     return lambda: attention(torch.rand(2, 1, 4), torch.rand(2, 3, 4), torch.rand(2, 3, 2), torch.tensor([2, -1]))
+
+
+# --- attention and the Transformer (notebooks/12_bahdanau_attention … 15_transformer_training) --
+
+def _transformer(part, vocab_size=10, num_hiddens=16, max_len=1000, **changes):
+    """A small TransformerEncoder (part='encoder') or TransformerDecoder; `changes` override its sizes."""
+    sizes = dict(key_size=num_hiddens, query_size=num_hiddens, value_size=num_hiddens, num_hiddens=num_hiddens,
+                 norm_shape=[num_hiddens], ffn_num_input=num_hiddens, ffn_num_hiddens=32, num_heads=4,
+                 num_layers=2, dropout=0.0)
+    sizes.update(changes)
+    cls = d2l.TransformerEncoder if part == "encoder" else d2l.TransformerDecoder
+    torch.manual_seed(0)
+    return cls(vocab_size, max_len=max_len, **sizes)
+
+
+def _bahdanau(vocab_size=10, num_hiddens=16, num_layers=1):
+    torch.manual_seed(0)
+    encoder = d2l.Seq2SeqEncoder(vocab_size, 8, num_hiddens, num_layers)
+    return encoder, d2l.Seq2SeqAttentionDecoder(vocab_size, 8, 16, 1)
+
+
+@bad("api/heads-do-not-divide-hiddens", ValueError, r"请把 num_hiddens 改成 num_heads 的倍数",
+     "MultiHeadAttention(num_hiddens=10, num_heads=4)")
+def _(sb):
+    return lambda: d2l.MultiHeadAttention(8, 8, 8, 10, 4, 0.0)
+
+
+@bad("api/heads-not-an-integer", TypeError, r"num_heads 应是正整数，现在是 2\.0.*请写成 num_heads=2",
+     "MultiHeadAttention(num_heads=2.0): a float head count (used to fail inside reshape at the first call)")
+def _(sb):
+    return lambda: d2l.MultiHeadAttention(8, 8, 8, 8, 2.0, 0.0)
+
+
+@bad("api/zero-hiddens", ValueError, r"num_hiddens 应是正整数（至少为 1），现在是 0",
+     "MultiHeadAttention(num_hiddens=0): a layer whose output is empty")
+def _(sb):
+    return lambda: d2l.MultiHeadAttention(8, 8, 8, 0, 2, 0.0)
+
+
+@bad("api/positional-encoding-float-size", TypeError, r"请写成 num_hiddens=32",
+     "PositionalEncoding(32.0, 0.0): a float size")
+def _(sb):
+    return lambda: d2l.PositionalEncoding(32.0, 0.0)
+
+
+@bad("api/sequence-longer-than-positional-encoding", ValueError, r"请在构造时调大 max_len.*max_len=12",
+     "PositionalEncoding(max_len=10) on a 12-step sequence (an overlong input)")
+def _(sb):
+    return lambda: d2l.PositionalEncoding(8, 0.0, max_len=10)(torch.zeros(1, 12, 8))
+
+
+@bad("api/transformer-encoder-longer-than-max-len", ValueError,
+     r"TransformerEncoder 要用到位置 0 到 11.*请在构造时传入更大的 max_len，例如 TransformerEncoder\(\.\.\., max_len=12\)",
+     "TransformerEncoder(max_len=10) on a 12-step source: the advice names an argument the class has")
+def _(sb):
+    encoder = _transformer("encoder", max_len=10)
+    return lambda: encoder(torch.ones(2, 12, dtype=torch.long), torch.tensor([12, 5]))
+
+
+@bad("api/transformer-decoder-past-max-len", ValueError,
+     r"TransformerDecoder 要用到位置 4 到 4.*例如 TransformerDecoder\(\.\.\., max_len=5\)",
+     "TransformerDecoder(max_len=4) asked for a fifth step while decoding one token at a time")
+def _(sb):
+    decoder = _transformer("decoder", max_len=4)
+    state = decoder.init_state(torch.randn(2, 3, 16), torch.tensor([3, 2]))
+    _, state = decoder(torch.ones(2, 4, dtype=torch.long), state)
+    return lambda: decoder(torch.ones(2, 1, dtype=torch.long), state)
+
+
+@bad("api/transformer-token-id-out-of-vocab", ValueError,
+     r"词元索引 12，不在 0 到 9 之间.*请用构造模型时的那个词表",
+     "TransformerEncoder built for 10 tokens, given the id 12 (a bigger vocabulary; IndexError or a CUDA assert before)")
+def _(sb):
+    encoder = _transformer("encoder")
+    return lambda: encoder(torch.tensor([[1, 12, 3]]), torch.tensor([3]))
+
+
+@bad("api/transformer-decoder-negative-token-id", ValueError, r"词元索引 -1，不在 0 到 9 之间",
+     "TransformerDecoder given the id -1 (a padding value from another library)")
+def _(sb):
+    decoder = _transformer("decoder")
+    state = decoder.init_state(torch.randn(1, 3, 16), torch.tensor([3]))
+    return lambda: decoder(torch.tensor([[1, -1]]), state)
+
+
+@bad("api/float-token-ids", TypeError, r"整数型的词元索引.*请先用词表把词元换成索引",
+     "TransformerEncoder given float ids (torch.tensor([[1.0, 2.0]]))")
+def _(sb):
+    encoder = _transformer("encoder")
+    return lambda: encoder(torch.tensor([[1.0, 2.0]]))
+
+
+@bad("api/bahdanau-token-id-out-of-vocab", ValueError, r"词元索引 10，不在 0 到 9 之间.*load_data_\* 返回的词表",
+     "Seq2SeqAttentionDecoder built for 10 tokens, given the id 10")
+def _(sb):
+    encoder, decoder = _bahdanau()
+    X = torch.tensor([[1, 4, 5]])
+    state = decoder.init_state(encoder(X), torch.tensor([3]))
+    return lambda: decoder(torch.tensor([[1, 10]]), state)
+
+
+@bad("api/bahdanau-decoder-with-transformer-encoder", TypeError,
+     r"Seq2SeqEncoder 返回的 \(output, state\).*TransformerEncoder 的输出请配 TransformerDecoder",
+     "Seq2SeqAttentionDecoder.init_state given a TransformerEncoder's output (one tensor, not (output, state))")
+def _(sb):
+    _, decoder = _bahdanau()
+    enc_outputs = _transformer("encoder")(torch.tensor([[1, 4, 5]]))
+    return lambda: decoder.init_state(enc_outputs, torch.tensor([3]))
+
+
+@bad("api/bahdanau-encoder-decoder-sizes-differ", ValueError, r"编码器的 num_hiddens 是 32，解码器的是 16.*请让两者的 num_hiddens 相同",
+     "a Seq2SeqEncoder with num_hiddens=32 paired with a Seq2SeqAttentionDecoder with num_hiddens=16")
+def _(sb):
+    encoder, decoder = _bahdanau(num_hiddens=32)
+    X = torch.tensor([[1, 4, 5]])
+    return lambda: decoder.init_state(encoder(X), torch.tensor([3]))
+
+
+@bad("api/decoder-input-and-state-batch-differ", ValueError, r"输入有 2 个句子，状态里有 3 个.*reorder_state",
+     "decoding 2 sentences with the state of 3 (a batch filtered without reorder_state)")
+def _(sb):
+    decoder = _transformer("decoder")
+    state = decoder.init_state(torch.randn(3, 4, 16), torch.tensor([4, 2, 3]))
+    return lambda: decoder(torch.ones(2, 1, dtype=torch.long), state)
+
+
+@bad("api/transformer-ffn-input-differs", ValueError, r"ffn_num_input=8 应等于 num_hiddens=16.*请传入 ffn_num_input=16",
+     "TransformerEncoder(ffn_num_input=8, num_hiddens=16): one of the repeated sizes mistyped")
+def _(sb):
+    return lambda: _transformer("encoder", ffn_num_input=8)
+
+
+@bad("api/transformer-norm-shape-over-steps", ValueError, r"norm_shape=\[10, 16\] 应是 \[num_hiddens\] = \[16\]",
+     "TransformerDecoder(norm_shape=[num_steps, num_hiddens]) (normalising over positions breaks prediction)")
+def _(sb):
+    return lambda: _transformer("decoder", norm_shape=[10, 16])
 
 
 # --- prediction and BLEU (notebooks/09_prediction_and_evaluation.ipynb) -------------------------

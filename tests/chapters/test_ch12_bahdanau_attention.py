@@ -280,3 +280,63 @@ def test_predict_seq2seq_collects_per_step_weights_for_a_batch():
     assert len(alone_weights) == len(weights[1])
     for a, b in zip(alone_weights, weights[1]):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=0)
+
+
+# ---------------------------------------------------------------- bad inputs: clear errors, nothing changed
+
+@pytest.mark.parametrize("value, error, match", [
+    (2.0, TypeError, r"num_layers 应是正整数，现在是 2\.0（float）：请写成 num_layers=2"),
+    (2.5, TypeError, r"num_layers 应是正整数，现在是 2\.5（float）。"),
+    (True, TypeError, r"num_layers 应是正整数，现在是 True（bool）"),
+    ("2", TypeError, r"num_layers 应是正整数"),
+    (0, ValueError, r"num_layers 应是正整数（至少为 1），现在是 0"),
+    (-3, ValueError, r"现在是 -3"),
+])
+def test_check_positive_sizes_says_what_to_write(value, error, match):
+    with pytest.raises(error, match=match):
+        d2l.check_positive_sizes(num_layers=value)
+    with pytest.raises(error, match=match):
+        d2l.Seq2SeqAttentionDecoder(VOCAB, EMBED, HIDDEN, value)
+
+
+def test_check_positive_sizes_accepts_integer_types():
+    import numpy as np
+    d2l.check_positive_sizes(a=1, b=np.int64(3), c=torch.tensor(2))
+
+
+@pytest.mark.parametrize("bad_id", [VOCAB, VOCAB + 100, -1])
+def test_token_id_outside_the_vocabulary_is_a_clear_error(bad_id):
+    encoder, decoder = make_model()
+    encoder.eval(), decoder.eval()
+    X, valid_lens = padded_source(0, [4, 2], 5)
+    state = decoder.init_state(encoder(X, valid_lens), valid_lens)
+    dec_X = decoder_input(0, 2, 3)
+    dec_X[1, 2] = bad_id
+    with pytest.raises(ValueError, match=rf"词元索引 {bad_id}，不在 0 到 {VOCAB - 1} 之间（这个模型的词表有 {VOCAB} 个词元）"):
+        decoder(dec_X, state)
+    assert decoder.attention_weights is None                     # nothing was computed
+    with pytest.raises(TypeError, match="整数型的词元索引"):
+        decoder(dec_X.float(), state)
+
+
+def test_init_state_wants_the_rnn_encoders_output_of_the_same_size():
+    encoder, decoder = make_model()
+    X, valid_lens = padded_source(0, [4, 2], 5)
+    with pytest.raises(TypeError, match=r"Seq2SeqEncoder 返回的 \(output, state\).*TransformerEncoder 的输出请配"):
+        decoder.init_state(torch.randn(2, 5, HIDDEN), valid_lens)   # a Transformer encoder's output
+    wide, _ = make_model(hidden=2 * HIDDEN)
+    with pytest.raises(ValueError, match=rf"编码器的 num_hiddens 是 {2 * HIDDEN}，解码器的是 {HIDDEN}"):
+        decoder.init_state(wide(X, valid_lens), valid_lens)
+    deep, _ = make_model(layers=LAYERS + 1)
+    with pytest.raises(ValueError, match=rf"编码器有 {LAYERS + 1} 层，解码器有 {LAYERS} 层"):
+        decoder.init_state(deep(X, valid_lens), valid_lens)
+
+
+def test_input_and_state_must_hold_the_same_sentences():
+    encoder, decoder = make_model()
+    X, valid_lens = padded_source(0, [4, 2, 5], 5)
+    state = decoder.init_state(encoder(X, valid_lens), valid_lens)
+    with pytest.raises(ValueError, match=r"输入有 2 个句子，状态里有 3 个.*reorder_state"):
+        decoder(decoder_input(0, 2, 1), state)
+    picked = decoder.reorder_state(state, torch.tensor([0, 2]))
+    assert decoder(decoder_input(0, 2, 1), picked)[0].shape == (2, 1, VOCAB)

@@ -144,6 +144,31 @@ def test_num_hiddens_not_divisible_is_a_clear_error():
         d2l.MultiHeadAttention(4, 4, 4, num_hiddens=8, num_heads=0, dropout=0)
 
 
+@pytest.mark.parametrize("sizes, error, match", [
+    (dict(num_heads=2.0), TypeError, r"num_heads 应是正整数，现在是 2\.0（float）：请写成 num_heads=2"),
+    (dict(num_hiddens=0), ValueError, r"num_hiddens 应是正整数（至少为 1），现在是 0"),
+    (dict(num_hiddens=8.0), TypeError, r"请写成 num_hiddens=8"),
+    (dict(key_size=0), ValueError, r"key_size 应是正整数"),
+    (dict(query_size=None), TypeError, r"query_size 应是正整数，现在是 None"),
+])
+def test_sizes_that_are_not_positive_integers_are_clear_errors(sizes, error, match):
+    args = dict(key_size=4, query_size=4, value_size=4, num_hiddens=8, num_heads=2, dropout=0)
+    args.update(sizes)
+    with pytest.raises(error, match=match):
+        d2l.MultiHeadAttention(**args)
+
+
+def test_transpose_and_positional_encoding_reject_float_sizes():
+    X = torch.zeros(2, 3, 8)
+    for fn in (d2l.transpose_qkv, d2l.transpose_output):
+        with pytest.raises(TypeError, match=r"请写成 num_heads=2"):
+            fn(X, 2.0)
+    with pytest.raises(TypeError, match=r"请写成 num_hiddens=32"):
+        d2l.PositionalEncoding(32.0, 0.0)
+    with pytest.raises(ValueError, match=r"max_len 应是正整数"):
+        d2l.PositionalEncoding(32, 0.0, max_len=0)
+
+
 def test_bad_shapes_are_clear_errors():
     mha = make_mha()
     queries, keys, values = make_inputs()

@@ -3,11 +3,14 @@
 The key regression tests are about prediction: decoding one token per call (with the decoder's cache
 of earlier inputs) must give the same logits as decoding the whole teacher-forced target in one call.
 d2l 0.17 restarted the positional encoding at position 0 in every call and dropped the causal mask in
-eval mode, so both differed. Tiny seeded models only; the module runs in a few seconds on a CPU.
+eval mode, so both differed. Bad sizes and inputs get errors that say what to pass instead (their
+rows are also in tests/catalogues/test_bad_inputs.py). Tiny seeded models only; a few seconds on a CPU.
+Training and prediction with these models: tests/chapters/test_ch15_transformer_training.py.
 """
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 import torch
@@ -293,73 +296,99 @@ def test_gradients_reach_every_parameter():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_decoding_past_max_len_is_a_clear_error():
+def test_decoding_past_max_len_is_a_clear_error_that_names_the_argument():
     torch.manual_seed(0)
-    decoder = d2l.TransformerDecoder(VOCAB, 8, 8, 8, 8, [8], 8, 16, 2, 1, 0.0).eval()
-    decoder.pos_encoding = d2l.PositionalEncoding(8, 0.0, max_len=4)
+    decoder = d2l.TransformerDecoder(VOCAB, 8, 8, 8, 8, [8], 8, 16, 2, 1, 0.0, max_len=4).eval()
     enc_outputs = torch.randn(2, 3, 8)
     state = decoder.init_state(enc_outputs, torch.tensor([3, 2]))
     with torch.no_grad():
         _, state = decoder(torch.ones(2, 4, dtype=torch.long), state)
-        with pytest.raises(ValueError, match="max_len"):
+        with pytest.raises(ValueError, match=r"TransformerDecoder\(\.\.\., max_len=5\)"):
             decoder(torch.ones(2, 1, dtype=torch.long), state)
 
 
-# ------------------------------------------------------------------------------------ chapter 9
+def test_the_advised_max_len_works():
+    """The error for an overlong source names `TransformerEncoder(..., max_len=N)`; building it so works."""
+    short = make_encoder()
+    short.pos_encoding = d2l.PositionalEncoding(HIDDEN, 0.0, max_len=5)   # as if built with max_len=5
+    X = torch.randint(3, VOCAB, (2, 9))
+    with pytest.raises(ValueError) as error:
+        short(X)
+    advised = int(re.search(r"TransformerEncoder\(\.\.\., max_len=(\d+)\)", str(error.value)).group(1))
+    assert advised == 9
+    torch.manual_seed(0)
+    encoder = d2l.TransformerEncoder(VOCAB, HIDDEN, HIDDEN, HIDDEN, HIDDEN, [HIDDEN], HIDDEN, FFN, HEADS, LAYERS,
+                                     0.0, max_len=advised)
+    assert encoder(X).shape == (2, 9, HIDDEN)
+    assert encoder.pos_encoding.max_len == advised
+    assert make_encoder().pos_encoding.max_len == 1000                # the default is d2l's
 
-SRC_WORDS = ["go", ".", "i", "lost", "he's", "calm", "i'm", "home", "run", "!", "we", "won"]
-TGT_WORDS = ["va", "!", "j'ai", "perdu", "il", "est", "calme", ".", "je", "suis", "chez", "moi"]
-SENTENCES = ["Go.", "I lost.", "He's calm.", "I'm home.", "run ! run !", "we won ."]
-needs_ch7 = pytest.mark.skipif(not hasattr(d2l, "predict_seq2seq"), reason="chapter 9 not in d2l_local yet")
 
-
-def translation_net(seed=0, dropout=0.0):
-    reserved = ["<pad>", "<bos>", "<eos>"]
-    src_vocab = d2l.Vocab([SRC_WORDS], reserved_tokens=reserved)
-    tgt_vocab = d2l.Vocab([TGT_WORDS], reserved_tokens=reserved)
-    torch.manual_seed(seed)
-    sizes = dict(hidden=16, heads=4, ffn=32, layers=2, dropout=dropout)
-    net = d2l.EncoderDecoder(make_encoder(seed, vocab=len(src_vocab), **sizes),
-                             make_decoder(seed, vocab=len(tgt_vocab), **sizes))
+@pytest.mark.parametrize("part", ["encoder", "decoder"])
+@pytest.mark.parametrize("bad_id", [VOCAB, VOCAB + 5, -1])
+def test_token_ids_outside_the_vocabulary_are_clear_errors(part, bad_id):
+    X = torch.tensor([[1, 4, bad_id, 2]])
     with torch.no_grad():
-        net.decoder.dense.weight.mul_(4.0)   # peaked, varied next-token distributions
-    return net, src_vocab, tgt_vocab
+        if part == "encoder":
+            run = lambda: make_encoder()(X)
+        else:
+            decoder = make_decoder()
+            state = decoder.init_state(torch.randn(1, 3, HIDDEN), torch.tensor([3]))
+            run = lambda: decoder(X, state)
+        with pytest.raises(ValueError, match=rf"词元索引 {bad_id}，不在 0 到 {VOCAB - 1} 之间.*词表"):
+            run()
+    with pytest.raises(TypeError, match="整数型的词元索引"):
+        make_encoder()(X.float())
 
 
-@needs_ch7
-def test_predict_seq2seq_batched_equals_one_at_a_time_and_is_deterministic():
-    for seed in range(3):
-        net, src_vocab, tgt_vocab = translation_net(seed, dropout=0.3)
-        net.train()
-        batched, _ = d2l.predict_seq2seq(net, SENTENCES, src_vocab, tgt_vocab, 6, CPU)
-        one_by_one = [d2l.predict_seq2seq(net, s, src_vocab, tgt_vocab, 6, CPU)[0] for s in SENTENCES]
-        assert batched == one_by_one
-        assert d2l.predict_seq2seq(net, SENTENCES, src_vocab, tgt_vocab, 6, CPU)[0] == batched
-        assert net.training   # the caller's mode is restored
+@pytest.mark.parametrize("change, match", [
+    (dict(ffn_num_input=HIDDEN + 1), r"ffn_num_input=9 应等于 num_hiddens=8.*请传入 ffn_num_input=8"),
+    (dict(key_size=4), r"key_size=4 应等于 num_hiddens=8"),
+    (dict(norm_shape=[5, HIDDEN]), r"norm_shape=\[5, 8\] 应是 \[num_hiddens\] = \[8\]"),
+    (dict(norm_shape="8"), r"norm_shape='8' 应是 \[num_hiddens\]"),
+    (dict(num_heads=3), r"不能被 num_heads=3 整除"),
+])
+def test_inconsistent_sizes_are_clear_errors_at_construction(change, match):
+    sizes = dict(key_size=HIDDEN, query_size=HIDDEN, value_size=HIDDEN, num_hiddens=HIDDEN, norm_shape=[HIDDEN],
+                 ffn_num_input=HIDDEN, ffn_num_hiddens=FFN, num_heads=HEADS)
+    sizes.update(change)
+    for build in (lambda: d2l.TransformerEncoder(VOCAB, num_layers=1, dropout=0.0, **sizes),
+                  lambda: d2l.TransformerDecoder(VOCAB, num_layers=1, dropout=0.0, **sizes),
+                  lambda: d2l.EncoderBlock(dropout=0.0, **sizes),
+                  lambda: d2l.DecoderBlock(dropout=0.0, i=0, **sizes)):
+        with pytest.raises(ValueError, match=match):
+            build()
+    # an int norm_shape equal to num_hiddens is fine (nn.LayerNorm accepts it)
+    d2l.EncoderBlock(HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, HIDDEN, FFN, HEADS, 0.0)
 
 
-@needs_ch7
-def test_predict_seq2seq_collects_all_three_kinds_of_attention_weights():
-    net, src_vocab, tgt_vocab = translation_net(1)
-    translations, weights = d2l.predict_seq2seq(net, SENTENCES[:3], src_vocab, tgt_vocab, 6, CPU,
-                                                save_attention_weights=True)
-    for translation, steps in zip(translations, weights):
-        num_words = len(translation.split())
-        assert len(steps) in (num_words, num_words + 1)   # + the <eos> step unless num_steps ran out
-        for t, (self_w, cross_w) in enumerate(steps):
-            assert len(self_w) == len(cross_w) == 2                        # one per layer
-            for s, c in zip(self_w, cross_w):
-                assert s.shape == (4, 1, t + 1) and c.shape == (4, 1, 6)   # (num_heads, 1, keys)
-                torch.testing.assert_close(s.sum(-1), torch.ones(4, 1), atol=1e-5, rtol=0)
-    assert len(net.encoder.attention_weights) == 2
+@pytest.mark.parametrize("name, value, error", [("num_layers", 0, ValueError), ("num_layers", 2.0, TypeError),
+                                                 ("vocab_size", 0, ValueError)])
+def test_non_positive_or_float_sizes_are_clear_errors(name, value, error):
+    args = dict(vocab_size=VOCAB, key_size=HIDDEN, query_size=HIDDEN, value_size=HIDDEN, num_hiddens=HIDDEN,
+                norm_shape=[HIDDEN], ffn_num_input=HIDDEN, ffn_num_hiddens=FFN, num_heads=HEADS, num_layers=1,
+                dropout=0.0)
+    args[name] = value
+    for cls in (d2l.TransformerEncoder, d2l.TransformerDecoder):
+        with pytest.raises(error, match=f"{name} 应是正整数"):
+            cls(**args)
 
 
-@needs_ch7
-@pytest.mark.skipif(not hasattr(d2l, "predict_seq2seq_beam"), reason="no beam search in d2l_local")
-def test_beam_search_of_width_one_is_greedy():
-    net, src_vocab, tgt_vocab = translation_net(2)
-    greedy, _ = d2l.predict_seq2seq(net, SENTENCES, src_vocab, tgt_vocab, 6, CPU)
-    beam, _ = d2l.predict_seq2seq_beam(net, SENTENCES, src_vocab, tgt_vocab, 6, CPU, beam_size=1)
-    assert beam == greedy
-    wide, candidates = d2l.predict_seq2seq_beam(net, SENTENCES, src_vocab, tgt_vocab, 6, CPU, beam_size=3)
-    assert len(wide) == len(SENTENCES) and all(c for c in candidates)
+def test_decoder_input_and_state_must_hold_the_same_sentences():
+    decoder = make_decoder().eval()
+    state = decoder.init_state(torch.randn(3, 4, HIDDEN), torch.tensor([4, 2, 3]))
+    with pytest.raises(ValueError, match=r"输入有 2 个句子，状态里有 3 个.*reorder_state"):
+        decoder(torch.ones(2, 1, dtype=torch.long), state)
+    picked = decoder.reorder_state(state, torch.tensor([0, 2]))        # what the message says to do
+    assert decoder(torch.ones(2, 1, dtype=torch.long), picked)[0].shape == (2, 1, VOCAB)
+
+
+def test_a_bad_input_changes_nothing():
+    """The checks run before anything is computed: the state passed in and the weights stay as they were."""
+    decoder = make_decoder().eval()
+    state = decoder.init_state(torch.randn(1, 3, HIDDEN), torch.tensor([3]))
+    before = {k: v.clone() for k, v in decoder.state_dict().items()}
+    with pytest.raises(ValueError):
+        decoder(torch.tensor([[VOCAB]]), state)
+    assert state[2] == [None] * LAYERS and decoder.attention_weights is None
+    assert all(torch.equal(before[k], v) for k, v in decoder.state_dict().items())
