@@ -1,4 +1,6 @@
-"""Checks for the coding exercises of chapter 17 (子词).
+"""Checks for the exercises of chapter 17 (子词).
+
+* :func:`bpe_segment` — 练习 17.7: segment one word by learned BPE merges.
 
 The expected answers are computed here, independently of the student's code and of ``d2l_local``:
 the merges are applied one after another, in the order they were learned, each to every
@@ -6,9 +8,14 @@ non-overlapping occurrence from left to right (the definition of BPE segmentatio
 """
 from __future__ import annotations
 
-from d2l_exercises.core import Case, check_function
+from .core import Case, check_function
 
 __all__ = ["bpe_segment"]
+
+
+# ---------------------------------------------------------------------------------------------------
+# 练习 17.7 按合并规则切分一个词
+# ---------------------------------------------------------------------------------------------------
 
 
 def _apply(symbols, a, b, *, first_only=False, right_to_left=False):
