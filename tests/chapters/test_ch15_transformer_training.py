@@ -48,7 +48,7 @@ def test_the_chapters_schedule_is_the_one_in_the_notebook():
     sources = [c.source for c in nb.cells if c.cell_type == "code" and "def warmup_linear_lr(" in c.source]
     assert len(sources) == 1
     namespace = {}
-    exec(sources[0].split("\ntotal_steps")[0], namespace)           # the function only, not the plot
+    exec(sources[0].split("\n\n")[0], namespace)                    # the function only, not the plot
     for step in (1, 50, 100, 101, 400, 700):
         assert namespace["warmup_linear_lr"](step, 0.01, 100, 700) == warmup_linear_lr(step, 0.01, 100, 700)
 
