@@ -22,6 +22,7 @@ from .ch11_attention_scoring import *  # noqa: F401,F403  notebooks/11_attention
 from .ch12_bahdanau_attention import *  # noqa: F401,F403  notebooks/12_bahdanau_attention.ipynb
 from .ch13_multihead_attention import *  # noqa: F401,F403  notebooks/13_multihead_attention.ipynb
 from .ch14_transformer import *  # noqa: F401,F403  notebooks/14_transformer.ipynb
+from .ch16_training_recipe import *  # noqa: F401,F403  notebooks/16_training_recipe.ipynb
 from .ch17_subwords import *  # noqa: F401,F403  notebooks/17_subwords.ipynb
 from .ch18_zh_en_translator import *  # noqa: F401,F403  notebooks/18_zh_en_translator.ipynb
 from .ch19_appendix_data_tools import *  # noqa: F401,F403  notebooks/19_appendix_data_tools.ipynb
@@ -42,6 +43,7 @@ from . import (
     ch12_bahdanau_attention,
     ch13_multihead_attention,
     ch14_transformer,
+    ch16_training_recipe,
     ch17_subwords,
     ch18_zh_en_translator,
     ch19_appendix_data_tools,
@@ -64,6 +66,7 @@ __all__ = list(dict.fromkeys(name for chapter in (
     ch12_bahdanau_attention,
     ch13_multihead_attention,
     ch14_transformer,
+    ch16_training_recipe,
     ch17_subwords,
     ch18_zh_en_translator,
     ch19_appendix_data_tools,

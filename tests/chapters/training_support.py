@@ -47,8 +47,11 @@ def train(net, num_epochs, data=None, seed=0, device=CPU, **kwargs):
 
 
 def training_module():
-    """The module whose globals train_seq2seq and train_epoch_seq2seq look names up in (patch there)."""
-    return sys.modules[d2l.train_seq2seq.__module__]
+    """Where train_seq2seq's training loop looks names such as grad_clipping up (patch there): chapter 7's
+    module, whose code uses them bare; the d2l_local package when a later chapter's redefinition of
+    train_seq2seq (chapter 16) calls them as d2l.name."""
+    module = sys.modules[d2l.train_seq2seq.__module__]
+    return module if hasattr(module, 'grad_clipping') else d2l
 
 
 def weights(net):
