@@ -31,6 +31,8 @@ IGNORE_OUTPUT_TAG = "nbval-ignore-output"  # output varies by machine/run; nbval
 IGNORE_STDERR_TAG = "nbval-ignore-stderr"  # expected stderr (build, nbval)
 SKIP_TAG = "nbval-skip"                    # nbval does not run the cell
 HIDE_INPUT_TAG = "hide-input"              # the HTML edition folds the cell's code (Jupyter Book)
+KNOWN_TAGS = frozenset({SETUP_TAG, BADGE_TAG, EXERCISE_TAG, SOLUTION_TAG, IGNORE_OUTPUT_TAG, IGNORE_STDERR_TAG,
+                        SKIP_TAG, HIDE_INPUT_TAG})
 
 
 class NotebookError(Exception):

@@ -1,4 +1,6 @@
-"""Checks for the coding exercises of chapter 15 (training the Transformer).
+"""Checks for the exercises of chapter 15 (训练 Transformer 与三种模型的比较).
+
+* :func:`noam_lambda` — 练习 15.6: the learning rate of Vaswani et al. (2017) as a ``LambdaLR`` factor.
 
 The expected answers are computed here, in plain Python floats, independently of the student's code
 and of ``d2l_local``: the learning rate of Vaswani et al. (2017), written for ``LambdaLR``.
@@ -7,10 +9,14 @@ from __future__ import annotations
 
 import math
 
-from d2l_exercises.core import Case, check_function, compare
+from .core import Case, check_function, compare
 
 __all__ = ["noam_lambda"]
 
+
+# ---------------------------------------------------------------------------------------------------
+# 练习 15.6 Vaswani 等人的学习率调度
+# ---------------------------------------------------------------------------------------------------
 
 def _noam(s, num_hiddens, warmup_steps):
     """The formula of the paper, with s counted from 1."""

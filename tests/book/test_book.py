@@ -65,6 +65,15 @@ def test_no_error_stderr_or_svg_outputs(nb):
             assert "image/svg+xml" not in out.get("data", {}), f"cell {i}: SVG output (nbval compares it); use PNG"
 
 
+def test_every_cell_tag_is_one_a_tool_reads(nb):
+    """A tag nothing reads misleads the next author into thinking it does something."""
+    from booktools import nb as nbtools
+
+    unknown = sorted({tag for cell in nb.cells for tag in cell.get("metadata", {}).get("tags", [])}
+                     - nbtools.KNOWN_TAGS)
+    assert unknown == [], f"tags no tool reads: {unknown} (booktools/nb.py lists the tags and who reads them)"
+
+
 def test_ignored_outputs_say_why(nb):
     for i, cell in code_cells(nb):
         if IGNORE_TAGS & set(cell.metadata.get("tags", [])):

@@ -295,3 +295,26 @@ def test_checks_print_only_their_verdict():
     lines = out.getvalue().splitlines()
     assert lines[0] == f"✓ {checked.exercise.title}" or lines[0].startswith(f"✓ {checked.exercise.title}")
     assert all(line.startswith("   ") for line in lines[1:]) and err.getvalue() == ""
+
+
+# --- chapter 15: the Transformer paper's schedule ------------------------------------------------
+
+def test_ch15_reference_is_the_formula_and_peaks_at_the_end_of_the_warm_up():
+    from d2l_exercises import ch15
+
+    values = [ch15._reference(step, 512, 4000) for step in range(8000)]
+    assert max(range(8000), key=values.__getitem__) == 3999            # the 4000th update
+    assert values[0] == pytest.approx(512 ** -0.5 * 4000 ** -1.5)
+    assert values[3999] == pytest.approx((512 * 4000) ** -0.5)
+
+
+def test_ch15_reference_in_lambda_lr_gives_the_formula_for_the_kth_update():
+    from d2l_exercises import ch15
+
+    param = torch.nn.Parameter(torch.zeros(1))
+    optimizer = torch.optim.SGD([param], lr=1.0)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: ch15._reference(step, 32, 10))
+    for k in range(1, 25):                                               # the k-th update
+        assert optimizer.param_groups[0]["lr"] == pytest.approx(32 ** -0.5 * min(k ** -0.5, k * 10 ** -1.5))
+        optimizer.step()
+        scheduler.step()
