@@ -66,7 +66,7 @@ def main(argv=None):
     args = parse_args(argv)
     counts = [int(n) for n in args.nproc.split(',') if n.strip()]
     load_start = os.getloadavg()
-    cpu_start = time.process_time()
+    cpu_start = os.times()
     rows = []
     with tempfile.TemporaryDirectory() as folder:
         for nproc in counts:
@@ -74,7 +74,7 @@ def main(argv=None):
             report, wall = max(runs, key=lambda r: r[0]['tokens_per_sec'])
             rows.append(dict(nproc=nproc, wall=wall, **report))
             print(f'{nproc} process(es): {report["tokens_per_sec"]:,.0f} target tokens/s', flush=True)
-    load_end = os.getloadavg()
+    load_end, cpu_end = os.getloadavg(), os.times()
     base = next((r['tokens_per_sec'] for r in rows if r['nproc'] == 1), None)
     device = f'{torch.cuda.device_count()} GPU(s)' if torch.cuda.is_available() else 'CPU (gloo)'
     print()
@@ -92,8 +92,8 @@ def main(argv=None):
     print()
     print(f'torch {torch.__version__}; {os.cpu_count()} CPUs ({platform.processor() or platform.machine()}); '
           f'load average (1 min) {load_start[0]:.2f} at the start, {load_end[0]:.2f} at the end; '
-          f'date {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; '
-          f'this process CPU {time.process_time() - cpu_start:.1f} s')
+          f'date {time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}; CPU time of all runs '
+          f'{cpu_end.children_user + cpu_end.children_system - cpu_start.children_user - cpu_start.children_system:.0f} s')
     return 0
 
 

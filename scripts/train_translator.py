@@ -33,11 +33,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import d2l_local as d2l  # noqa: E402
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """--help 显示各选项的默认值，结尾的启动命令保留原来的换行。"""
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         description='用本书的 train_seq2seq 和第 16 章的配方训练英译法的翻译模型；'
                     '用 python 启动是一个进程，用 torchrun 启动是多个进程（DDP，附录 B）。',
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        epilog='启动的方法：' + __doc__.split('\n', 1)[1], formatter_class=_HelpFormatter)
     data = parser.add_argument_group('数据（英法语料，由环境变量 D2L_DATA_DIR 或附录 A.1 的缓存文件夹找到）')
     data.add_argument('--max-tokens', type=int, default=9,
                       help='只用两侧都不超过这么多个词元的句对（load_data_nmt_split 的 max_tokens）')
