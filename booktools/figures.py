@@ -1,16 +1,24 @@
-"""The book's diagrams travel inside each notebook, as cell attachments generated from ``images/``.
+"""The book's diagrams travel inside each notebook, as data URIs generated from ``images/``.
 
 A chapter refers to its diagrams as ``![说明](../images/name.svg)``. That relative path breaks as
 soon as a notebook leaves the repository: a Colab "save a copy in Drive", a downloaded ``.ipynb``
 opened offline, a notebook mailed to a student. So ``python -m booktools.stamp`` (``make stamp``)
-embeds every such image into its markdown cell as a notebook *attachment* (the nbformat feature that
-JupyterLab, Colab and VS Code use for pasted images) and rewrites the reference to
-``attachment:name.svg``. The SVG files in ``images/`` stay the source of truth: editing
-``images/name.svg`` makes ``stamp --check`` (and the tests) fail until the notebooks are stamped
-again, and a reference to an image that ``images/`` lacks is an error.
+writes every such image into the markdown itself, as a ``data:`` URI followed by a marker that names
+its source::
 
-Authors keep writing ``../images/name.svg`` for a new figure; stamping converts it. Attachments
-whose names are not files of ``images/`` (a picture a reader pasted) are left alone.
+    ![说明](data:image/svg+xml;base64,PHN2Zy…)<!-- figure: name.svg -->
+
+Why not nbformat's cell attachments (``attachment:name.svg``): Colab does not render attachments at
+all (googlecolab/colabtools#3836), and JupyterLab does not render SVG attachments (its sanitizer
+drops them, jupyterlab/jupyterlab#10464). A data URI in an image is what Colab itself writes when a
+reader inserts a picture, and JupyterLab, VS Code and the classic notebook show it too. The marker is
+an HTML comment: no renderer shows it.
+
+The SVG files in ``images/`` stay the source of truth: editing ``images/name.svg`` makes
+``stamp --check`` (and the tests) fail until the notebooks are stamped again, and a reference to an
+image that ``images/`` lacks is an error. Authors keep writing ``../images/name.svg`` for a new figure;
+stamping converts it. :func:`unembedded_source` turns a stamped cell back into the path form (the
+HTML edition and the prose checks read that form).
 """
 from __future__ import annotations
 
@@ -21,59 +29,79 @@ from pathlib import Path
 from booktools import nb as nbtools
 
 MIME = {".svg": "image/svg+xml", ".png": "image/png"}
-# ![alt](../images/name.svg) or ![alt](attachment:name.svg), optionally with a "title"
-IMAGE_REF = re.compile(r'(?P<head>!\[[^\]]*\]\()(?:\.\./images/|attachment:)(?P<name>[A-Za-z0-9_.-]+\.(?:svg|png))'
-                       r'(?P<tail>(?:\s+"[^"]*")?\))')
+_NAME = r"[A-Za-z0-9_.-]+\.(?:svg|png)"
+_ALT = r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\("  # the alt text may hold one level of brackets: output[-1]
+# ![alt](../images/name.svg "title"), or the stamped ![alt](data:…;base64,…)<!-- figure: name.svg -->
+FIGURE = re.compile(
+    rf'(?P<head>{_ALT})'
+    rf'(?:\.\./images/(?P<path>{_NAME})|data:(?P<mime>image/[\w.+-]+);base64,(?P<data>[A-Za-z0-9+/=]*))'
+    r'(?P<tail>(?:\s+"[^"]*")?\))'
+    rf'(?:<!-- figure: (?P<mark>{_NAME}) -->)?')
+# What the first design wrote (nbformat attachments); stamping converts it.
+ATTACHMENT = re.compile(rf'(?P<head>{_ALT})attachment:(?P<name>{_NAME})(?P<tail>(?:\s+"[^"]*")?\))')
 
 
-def referenced(source: str, ours: set[str] | None = None) -> list[str]:
-    """The ``images/`` figures a markdown source refers to (in order, without repeats): every
-    ``../images/name``, and ``attachment:name`` when ``name`` is one of ``ours`` (a file of images/)."""
+def _name(match) -> str | None:
+    """The images/ file a match stands for (None for a data URI without our marker: a pasted picture)."""
+    return match.group("path") or match.group("mark")
+
+
+def data_uri(path: Path) -> str:
+    return f"data:{MIME[path.suffix]};base64,{base64.b64encode(path.read_bytes()).decode('ascii')}"
+
+
+def referenced(source: str) -> list[str]:
+    """The ``images/`` figures a markdown source shows, by path or stamped (in order, without repeats)."""
     names: list[str] = []
-    for match in IMAGE_REF.finditer(source):
-        name = match.group("name")
-        by_path = "../images/" in match.group(0)
-        if (by_path or (ours is not None and name in ours)) and name not in names:
+    for match in FIGURE.finditer(source):
+        name = _name(match)
+        if name and name not in names:
             names.append(name)
     return names
 
 
-def _ours(images_dir: Path) -> set[str]:
-    return {p.name for p in images_dir.glob("*") if p.suffix in MIME}
+def unembedded_source(source: str) -> str:
+    """The source with every stamped figure back in its ``../images/name`` form."""
+    return FIGURE.sub(lambda m: f"{m.group('head')}../images/{_name(m)}{m.group('tail')}" if _name(m) else m.group(0),
+                      source)
 
 
-def encoded(path: Path) -> dict:
-    """The attachment mime bundle of an image file (base64, as JupyterLab stores pasted images)."""
-    return {MIME[path.suffix]: base64.b64encode(path.read_bytes()).decode("ascii")}
+def embedded_source(source: str, images_dir: Path = nbtools.IMAGES_DIR) -> str:
+    """The source with every ``images/`` figure written in as a data URI of the file as it is now."""
+    def embed_one(match):
+        name = _name(match)
+        if not name:
+            return match.group(0)
+        return f"{match.group('head')}{data_uri(images_dir / name)}{match.group('tail')}<!-- figure: {name} -->"
+
+    def attached(match):  # the first design's attachment of one of our figures (a pasted picture stays)
+        name = match.group("name")
+        return f"{match.group('head')}../images/{name}{match.group('tail')}" if (images_dir / name).is_file() \
+            else match.group(0)
+
+    return FIGURE.sub(embed_one, unembedded_source(ATTACHMENT.sub(attached, source)))
 
 
-def embedded_source(source: str) -> str:
-    return IMAGE_REF.sub(lambda m: f"{m.group('head')}attachment:{m.group('name')}{m.group('tail')}"
-                         if "../images/" in m.group(0) else m.group(0), source)
+def _missing(source: str, images_dir: Path) -> list[str]:
+    return [name for name in referenced(source) if not (images_dir / name).is_file()]
 
 
 def embed(notebook, images_dir: Path = nbtools.IMAGES_DIR) -> bool:
-    """Embed every ``images/`` figure that a markdown cell refers to; True when anything changed.
+    """Write every ``images/`` figure that a markdown cell shows into it; True when anything changed.
 
     Raises FileNotFoundError (naming the cell) for a reference to an image that ``images/`` lacks."""
     changed = False
-    ours = _ours(images_dir)
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "markdown":
             continue
-        names = referenced(cell.source, ours)
-        missing = [name for name in names if name not in ours]
+        missing = _missing(cell.source, images_dir)
         if missing:
             raise FileNotFoundError(f"cell {index}: refers to {', '.join(missing)}, which images/ does not have; "
                                     "draw it into images/ (or fix the name)")
-        source = embedded_source(cell.source)
-        attachments = dict(cell.get("attachments", {}))
-        for name in list(attachments):
-            if name in ours and name not in names:  # a figure the cell no longer shows
-                del attachments[name]
-        for name in names:
-            attachments[name] = encoded(images_dir / name)
-        if source != cell.source or attachments != cell.get("attachments", {}):
+        source = embedded_source(cell.source, images_dir)
+        attachments = {name: bundle for name, bundle in cell.get("attachments", {}).items()
+                       if f"attachment:{name}" in source}  # drop the first design's copies of our figures
+        if source != cell.source or attachments != cell.get("attachments", attachments):
             cell.source = source
             if attachments:
                 cell["attachments"] = attachments
@@ -86,17 +114,22 @@ def embed(notebook, images_dir: Path = nbtools.IMAGES_DIR) -> bool:
 def problems(notebook, images_dir: Path = nbtools.IMAGES_DIR) -> list[str]:
     """What is not embedded, or embedded but stale (differs from ``images/``)."""
     found = []
-    ours = _ours(images_dir)
     for index, cell in enumerate(notebook.cells):
         if cell.cell_type != "markdown":
             continue
-        attachments = cell.get("attachments", {})
-        for name in referenced(cell.source, ours):
-            if name not in ours:
-                found.append(f"cell {index}: refers to {name}, which images/ does not have")
-            elif f"attachment:{name}" not in cell.source or name not in attachments:
+        for name in _missing(cell.source, images_dir):
+            found.append(f"cell {index}: refers to {name}, which images/ does not have")
+        for match in ATTACHMENT.finditer(cell.source):
+            if (images_dir / match.group("name")).is_file():
+                found.append(f"cell {index}: {match.group('name')} is an attachment, which Colab does not show: "
+                             "run `make stamp`")
+        for match in FIGURE.finditer(cell.source):
+            name = _name(match)
+            if not name or not (images_dir / name).is_file():
+                continue
+            if match.group("path"):
                 found.append(f"cell {index}: {name} is not embedded (a copy of the notebook would lose it): "
                              "run `make stamp`")
-            elif attachments[name] != encoded(images_dir / name):
+            elif f"data:{match.group('mime')};base64,{match.group('data')}" != data_uri(images_dir / name):
                 found.append(f"cell {index}: the embedded {name} differs from images/{name} (stale): run `make stamp`")
     return found

@@ -179,19 +179,13 @@ def stage(paths: list[Path], stage_dir: Path = STAGE_DIR, book_dir: Path = BOOK_
 def mark_for_html(path: Path) -> None:
     """Prepare a staged (student-edition) chapter for Jupyter Book: the setup cell is dropped (it prints
     nothing locally and is plumbing), the exercise checks' code is folded (their verdict stays), and
-    embedded figures point at the staged images/ again (MyST-NB does not read cell attachments)."""
+    embedded figures point at the staged images/ again (one copy of each diagram for the whole site)."""
     from booktools import figures, stamp
 
     notebook = nbtools.read(path)
-    ours = {p.name for p in (path.parent.parent / "images").glob("*")}
     for cell in notebook.cells:
-        if cell.cell_type == "markdown" and cell.get("attachments"):
-            names = [name for name in figures.referenced(cell.source, ours) if name in cell.attachments]
-            for name in names:
-                cell.source = cell.source.replace(f"(attachment:{name}", f"(../images/{name}")
-                del cell.attachments[name]
-            if not cell.attachments:
-                del cell["attachments"]
+        if cell.cell_type == "markdown":
+            cell.source = figures.unembedded_source(cell.source)
     for index in stamp.folded_cells(notebook):
         cell = notebook.cells[index]
         tag = "remove-cell" if nbtools.SETUP_TAG in nbtools.tags(cell) else nbtools.HIDE_INPUT_TAG

@@ -81,6 +81,8 @@ from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path
 
+from booktools import figures
+
 ROOT = Path(__file__).resolve().parent.parent
 
 CHAPTER_FILE = re.compile(r"^(\d{2})_[a-z0-9_]+\.ipynb$")
@@ -157,7 +159,10 @@ def read_chapter(path: Path) -> Chapter:
     cells = []
     for i, c in enumerate(data.get("cells", [])):
         tags = list(c.get("metadata", {}).get("tags", []))
-        cell = Cell(i, c.get("id"), c.get("cell_type", ""), _text(c.get("source")), tags)
+        source = _text(c.get("source"))
+        if c.get("cell_type") == "markdown":
+            source = figures.unembedded_source(source)  # a stamped diagram is read as ../images/name
+        cell = Cell(i, c.get("id"), c.get("cell_type", ""), source, tags)
         if cell.kind == "code":
             cell.outputs = [Output(t, cell.ignored) for t in output_texts(c)]
         cells.append(cell)

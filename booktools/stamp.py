@@ -5,8 +5,8 @@ repository's address is written; ``--check`` only reports notebooks that disagre
 
 * The badge is the first cell of each chapter: a markdown cell (id and tag ``colab-badge``) holding
   our own badge image ``images/open-in-colab.svg`` linked to ``config.colab_url(<this notebook>)``.
-* Every diagram a markdown cell shows (``../images/name.svg``, the badge included) is embedded into
-  that cell as a notebook attachment (``booktools/figures.py``), so a chapter copied alone (Colab's
+* Every diagram a markdown cell shows (``../images/name.svg``, the badge included) is written into
+  that cell as a data URI (``booktools/figures.py``), so a chapter copied alone (Colab's
   "save a copy in Drive", a download) keeps its figures; ``images/`` stays the source of truth and
   ``--check`` reports a stale or missing copy.
 * The setup cell is the first code cell (tagged ``setup``). On Colab it installs d2l_local from the
@@ -36,7 +36,7 @@ NOTEBOOKS = nbtools.NOTEBOOK_DIR
 SETUP_TAG = nbtools.SETUP_TAG
 BADGE_TAG = nbtools.BADGE_TAG
 BADGE_CELL_ID = "colab-badge"
-BADGE_IMAGE = "attachment:open-in-colab.svg"  # images/open-in-colab.svg, drawn for this book, embedded
+BADGE_IMAGE = "../images/open-in-colab.svg"  # relative to notebooks/; drawn for this book; embedded by stamp
 BADGE_ALT = "在 Colab 中打开"
 
 
@@ -140,7 +140,7 @@ def problems(nb, notebook_name, repo_url: str | None = None) -> list[str]:
     else:
         if badge != 0:
             found.append(f"the Colab badge is cell {badge}, not the first cell: {fix}")
-        if nb.cells[badge].source != expected_badge:
+        if figures.unembedded_source(nb.cells[badge].source) != expected_badge:
             found.append(f"the Colab badge differs from booktools/config.py (expected {expected_badge!r}, "
                          f"found {nb.cells[badge].source!r}): {fix}")
     setup = setup_cell_index(nb)
@@ -195,8 +195,8 @@ def _stamp_cells(nb, notebook_name, repo_url: str | None = None) -> bool:
             nb.cells.remove(cell)
             nb.cells.insert(0, cell)
             changed = True
-        if cell.source != badge_text:
-            cell.source = badge_text
+        if figures.unembedded_source(cell.source) != badge_text:
+            cell.source = badge_text  # embedded again below
             changed = True
     else:
         cell = nbformat.v4.new_markdown_cell(badge_text, metadata={"tags": [BADGE_TAG]})

@@ -7,7 +7,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from booktools import extract, stamp
+from booktools import extract, figures, stamp
 
 ROOT = Path(__file__).resolve().parents[2]
 CHAPTERS = extract.notebook_paths(ROOT / "notebooks")
@@ -45,7 +45,7 @@ def test_colab_badge_is_the_first_cell_and_opens_this_notebook(path):
     notebook = nbformat.read(path, as_version=4)
     index = stamp.badge_cell_index(notebook)
     assert index == 0, "the first cell is the Colab badge: run `python -m booktools.stamp`"
-    assert notebook.cells[0].source == stamp.badge_source(path.name), \
+    assert figures.unembedded_source(notebook.cells[0].source) == stamp.badge_source(path.name), \
         "the Colab badge differs from booktools/config.py: run `python -m booktools.stamp`"
 
 
@@ -116,12 +116,13 @@ def test_markdown_images_are_ours_exist_and_are_embedded(nb):
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
-        for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)", cell.source):
+        source = figures.unembedded_source(cell.source)
+        for target in re.findall(r"!\[(?:[^\[\]]|\[[^\]]*\])*\]\(([^)\s]+)", source):
             assert not re.match(r"https?://", target), f"remote image {target}: draw our own into images/"
-            name = target.removeprefix("attachment:")
-            path = (ROOT / "images" / name) if target.startswith("attachment:") else (ROOT / "notebooks" / target)
-            assert path.resolve().exists(), f"missing image {target}"
-            assert path.resolve().parent == ROOT / "images", f"{target}: figures live in images/"
+            assert not target.startswith("data:"), "a pasted picture: draw it into images/ and refer to it"
+            path = (ROOT / "notebooks" / target).resolve()
+            assert path.exists(), f"missing image {target}"
+            assert path.parent == ROOT / "images", f"{target}: figures live in images/"
     assert figures.problems(nb) == [], "a copy of this chapter would lose or show stale figures: run `make stamp`"
 
 

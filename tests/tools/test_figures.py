@@ -1,4 +1,5 @@
-"""booktools.figures: diagrams embedded as attachments generated from images/, and the stale check."""
+"""booktools.figures: diagrams written into the markdown as data URIs generated from images/, the
+stale check, and the way back to the path form."""
 from __future__ import annotations
 
 import base64
@@ -26,18 +27,26 @@ def notebook(*markdown):
     return nb
 
 
-def test_references_become_attachments_holding_the_file(images):
-    nb = notebook("图 1：\n\n![流程](../images/flow.svg)\n\n再看一次 ![流程](../images/flow.svg \"标题\")",
-                  "[![在 Colab 中打开](../images/badge.svg)](https://colab.research.google.com/x)", "没有图")
+def uri(text):
+    return "data:image/svg+xml;base64," + base64.b64encode(text.encode()).decode()
+
+
+def test_references_become_data_uris_holding_the_file_and_naming_it(images):
+    original = ("图 1：\n\n![流程](../images/flow.svg)\n\n再看一次 ![流程](../images/flow.svg \"标题\")",
+                "[![在 Colab 中打开](../images/badge.svg)](https://colab.research.google.com/x)", "没有图")
+    nb = notebook(*original)
     assert figures.problems(nb, images)  # not embedded yet
     assert figures.embed(nb, images) is True
     first, badge, plain = nb.cells
-    assert first.source == "图 1：\n\n![流程](attachment:flow.svg)\n\n再看一次 ![流程](attachment:flow.svg \"标题\")"
-    assert base64.b64decode(first.attachments["flow.svg"]["image/svg+xml"]).decode() == SVG
-    assert badge.source.startswith("[![在 Colab 中打开](attachment:badge.svg)]")
-    assert "attachments" not in plain
+    assert first.source == (f"图 1：\n\n![流程]({uri(SVG)})<!-- figure: flow.svg -->\n\n"
+                            f"再看一次 ![流程]({uri(SVG)} \"标题\")<!-- figure: flow.svg -->")
+    assert badge.source == (f"[![在 Colab 中打开]({uri(SVG.replace('rect', 'circle'))})<!-- figure: badge.svg -->]"
+                            "(https://colab.research.google.com/x)")
+    assert plain.source == "没有图" and "attachments" not in first
     assert figures.problems(nb, images) == []
     assert figures.embed(nb, images) is False  # idempotent
+    assert [figures.unembedded_source(c.source) for c in nb.cells] == list(original)
+    assert figures.referenced(first.source) == ["flow.svg"]
     nbformat.validate(nb)
 
 
@@ -48,6 +57,14 @@ def test_editing_the_svg_makes_the_embedded_copy_stale_until_stamped_again(image
     assert any("stale" in p for p in figures.problems(nb, images))
     assert figures.embed(nb, images) is True
     assert figures.problems(nb, images) == []
+    assert base64.b64encode((images / "flow.svg").read_bytes()).decode() in nb.cells[0].source
+
+
+def test_alt_texts_with_brackets_are_figures_too(images):
+    nb = notebook("![state[-1] 即上下文 c，有效长度 [3, 2]](../images/flow.svg)")
+    assert figures.referenced(nb.cells[0].source) == ["flow.svg"]
+    figures.embed(nb, images)
+    assert nb.cells[0].source == f"![state[-1] 即上下文 c，有效长度 [3, 2]]({uri(SVG)})<!-- figure: flow.svg -->"
 
 
 def test_a_figure_images_lacks_is_an_error_naming_the_cell(images):
@@ -55,12 +72,18 @@ def test_a_figure_images_lacks_is_an_error_naming_the_cell(images):
     with pytest.raises(FileNotFoundError, match="cell 1: refers to missing.svg"):
         figures.embed(nb, images)
     assert any("missing.svg" in p for p in figures.problems(nb, images))
+    stamped = notebook(f"![旧]({uri(SVG)})<!-- figure: gone.svg -->")  # its source was deleted since
+    assert any("gone.svg" in p for p in figures.problems(stamped, images))
 
 
-def test_removed_figures_are_dropped_and_pasted_pictures_kept(images):
-    nb = notebook("![流程](../images/flow.svg)")
+def test_pasted_pictures_are_kept_and_attachments_of_our_figures_converted(images):
+    pasted = f"![照片](data:image/png;base64,{base64.b64encode(b'PNG').decode()})"
+    nb = notebook(pasted, "![流程](attachment:flow.svg) ![照片](attachment:photo.png)")
+    nb.cells[1]["attachments"] = {"flow.svg": {"image/svg+xml": base64.b64encode(SVG.encode()).decode()},
+                                  "photo.png": {"image/png": base64.b64encode(b"PNG").decode()}}
+    assert any("Colab does not show" in p for p in figures.problems(nb, images))
     figures.embed(nb, images)
-    nb.cells[0].attachments["photo.png"] = {"image/png": base64.b64encode(b"\x89PNG").decode()}
-    nb.cells[0].source = "![照片](attachment:photo.png)"
-    figures.embed(nb, images)
-    assert list(nb.cells[0].attachments) == ["photo.png"]
+    assert nb.cells[0].source == pasted, "a picture a reader pasted is not ours to touch"
+    assert nb.cells[1].source == f"![流程]({uri(SVG)})<!-- figure: flow.svg --> ![照片](attachment:photo.png)"
+    assert list(nb.cells[1].attachments) == ["photo.png"]
+    assert figures.problems(nb, images) == []

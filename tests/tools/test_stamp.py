@@ -16,7 +16,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from booktools import config, stamp
+from booktools import config, figures, stamp
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,8 +63,11 @@ def test_badge_is_the_first_cell_and_opens_this_very_notebook_in_colab(tmp_path)
     nb = nbformat.read(path, as_version=4)
     badge = nb.cells[0]
     assert badge.cell_type == "markdown" and stamp.BADGE_TAG in badge.metadata["tags"]
-    assert badge.source == f"[![在 Colab 中打开](attachment:open-in-colab.svg)]({expected_colab_url('04_encoder.ipynb')})"
-    assert set(badge.attachments) == {"open-in-colab.svg"}, "the badge image travels inside the notebook"
+    assert figures.unembedded_source(badge.source) == \
+        f"[![在 Colab 中打开](../images/open-in-colab.svg)]({expected_colab_url('04_encoder.ipynb')})"
+    assert badge.source.startswith("[![在 Colab 中打开](data:image/svg+xml;base64,"), \
+        "the badge image travels inside the notebook"
+    assert stamp.stamp(path) is False, "stamping again changes nothing"
     assert nb.cells[1].source.startswith("# 3. 编码器"), "the title follows the badge"
     assert stamp.problems(nb, path.name) == []
 
