@@ -23,6 +23,8 @@ from .ch12_bahdanau_attention import *  # noqa: F401,F403  notebooks/12_bahdanau
 from .ch13_multihead_attention import *  # noqa: F401,F403  notebooks/13_multihead_attention.ipynb
 from .ch14_transformer import *  # noqa: F401,F403  notebooks/14_transformer.ipynb
 from .ch16_training_recipe import *  # noqa: F401,F403  notebooks/16_training_recipe.ipynb
+from .ch17_subwords import *  # noqa: F401,F403  notebooks/17_subwords.ipynb
+from .ch18_zh_en_translator import *  # noqa: F401,F403  notebooks/18_zh_en_translator.ipynb
 from .ch19_appendix_data_tools import *  # noqa: F401,F403  notebooks/19_appendix_data_tools.ipynb
 from .ch20_appendix_training_tools import *  # noqa: F401,F403  notebooks/20_appendix_training_tools.ipynb
 from .ch21_appendix_display_tools import *  # noqa: F401,F403  notebooks/21_appendix_display_tools.ipynb
@@ -42,6 +44,8 @@ from . import (
     ch13_multihead_attention,
     ch14_transformer,
     ch16_training_recipe,
+    ch17_subwords,
+    ch18_zh_en_translator,
     ch19_appendix_data_tools,
     ch20_appendix_training_tools,
     ch21_appendix_display_tools,
@@ -63,6 +67,8 @@ __all__ = list(dict.fromkeys(name for chapter in (
     ch13_multihead_attention,
     ch14_transformer,
     ch16_training_recipe,
+    ch17_subwords,
+    ch18_zh_en_translator,
     ch19_appendix_data_tools,
     ch20_appendix_training_tools,
     ch21_appendix_display_tools,

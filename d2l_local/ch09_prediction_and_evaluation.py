@@ -10,11 +10,14 @@ import collections
 import itertools
 import math
 import numbers
+import re
 import torch
 from torch.nn import functional as F
 import d2l_local as d2l  # other chapters' names: d2l.name
 
 __all__ = [
+    'check_text',
+    'check_token_list',
     'WordTokenizer',
     'CharTokenizer',
     'check_tokenizer',
@@ -38,6 +41,16 @@ __all__ = [
 
 
 # ---- notebooks/09_prediction_and_evaluation.ipynb · cell id ch09-tok2 ----
+def check_text(text):
+    """词元化器的 tokenize、normalize 收到的应是一个 str。"""
+    if not isinstance(text, str):
+        raise TypeError(f"要切分的应是一个 str，收到 {type(text).__name__}：{text!r:.60}")
+
+def check_token_list(tokens):
+    """词元化器的 detokenize 收到的应是词元（str）的列表。"""
+    if isinstance(tokens, str) or not all(isinstance(token, str) for token in tokens):
+        raise TypeError(f"detokenize 要的是词元（str）的列表，收到 {tokens!r:.60}")
+
 class WordTokenizer:
     """词级词元化器（英法语料的做法）。
 
@@ -45,31 +58,54 @@ class WordTokenizer:
     detokenize：用一个空格把词元连起来。它不是 tokenize 的严格逆运算：大小写回不来，
     标点前多了空格（"He's calm." → "he's calm ."）。本书的参考译文也是这样切分后用空格连起来的，
     所以 BLEU 可以直接比较 detokenize 的结果。
+    attach_punctuation=True 时，detokenize 再去掉 , . ! ? 前面的空格（"he's calm."），撤销
+    preprocess_nmt 加的空格，得到普通的书面英语，交给按原文计分的 BLEU（如 sacrebleu 的 13a 词元化）。
+    normalize(text)：detokenize(tokenize(text)) 的结果——小写，空白合并成一个空格、去掉首尾空白，
+    标点 , . ! ? 前有一个空格（attach_punctuation=True 时没有）。
     """
 
+    def __init__(self, attach_punctuation=False):
+        self.attach_punctuation = bool(attach_punctuation)
+
+    def normalize(self, text):
+        check_text(text)
+        if self.attach_punctuation:
+            return re.sub(r" (?=[,.!?])", "", " ".join(text.lower().split()))
+        return " ".join(d2l.preprocess_nmt(text).split())
+
     def tokenize(self, text):
+        check_text(text)
         return d2l.preprocess_nmt(text).split()
 
     def detokenize(self, tokens):
-        return ' '.join(tokens)
+        check_token_list(tokens)
+        text = " ".join(tokens)
+        return re.sub(r" (?=[,.!?])", "", text) if self.attach_punctuation else text
 
     def __repr__(self):
-        return 'WordTokenizer()'
+        return "WordTokenizer(attach_punctuation=True)" if self.attach_punctuation else "WordTokenizer()"
 
 class CharTokenizer:
     """字符级词元化器（日期任务、按字符切分的中文）：每个字符是一个词元，空格也是；不做小写等任何预处理。
 
-    detokenize 把字符直接连起来，是 tokenize 的严格逆运算：detokenize(tokenize(s)) == s。
+    detokenize 把字符直接连起来，是 tokenize 的严格逆运算：detokenize(tokenize(s)) == s，
+    所以 normalize(text) 就是 text 本身。
     """
 
+    def normalize(self, text):
+        check_text(text)
+        return text
+
     def tokenize(self, text):
+        check_text(text)
         return list(text)
 
     def detokenize(self, tokens):
-        return ''.join(tokens)
+        check_token_list(tokens)
+        return "".join(tokens)
 
     def __repr__(self):
-        return 'CharTokenizer()'
+        return "CharTokenizer()"
 
 
 # ---- notebooks/09_prediction_and_evaluation.ipynb · cell id ch09-09 ----
