@@ -1,5 +1,8 @@
 """Checks for the exercises of chapter 16 (训练的配方).
 
+* :func:`warmup_cosine` — 练习 16.9: warm-up, then half a cosine period down to 0 at the end of the budget;
+* :func:`padding_ratio` — 练习 16.10: the share of padded positions over all batches.
+
 Both exercises are small pure functions of numbers and lists (no model is trained), so each check
 runs in milliseconds. Expected answers come from reference code in this module (plain Python),
 never from the student's function or from d2l_local.
@@ -8,15 +11,15 @@ from __future__ import annotations
 
 import math
 
-from d2l_exercises.core import Case, check_function
-from d2l_exercises.core import matches as _matches
+from .core import Case, check_function
+from .core import matches as _matches
 
 __all__ = ['warmup_cosine', 'padding_ratio']
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 16.9：预热之后按余弦降到 0 的学习率倍数
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 16.9 预热之后按余弦降到 0 的学习率倍数
+# ---------------------------------------------------------------------------------------------------
 
 def _reference_cosine(progress, warmup):
     """p/w during the warm-up; then half a cosine period from 1 down to 0 over the rest of the budget."""
@@ -94,9 +97,9 @@ def warmup_cosine(func) -> bool:
         diagnose=_diagnose_cosine, atol=1e-6, rtol=1e-6)
 
 
-# ----------------------------------------------------------------------------------------------
-# 练习 16.10：一种分批方式里填充占了多少位置
-# ----------------------------------------------------------------------------------------------
+# ---------------------------------------------------------------------------------------------------
+# 练习 16.10 一种分批方式里填充占了多少位置
+# ---------------------------------------------------------------------------------------------------
 
 def _reference_padding(lengths, batches):
     """1 - (real tokens) / (positions computed), positions = rows x longest sentence of each batch."""
