@@ -77,8 +77,10 @@ def train(job):
                 wait_to_be_killed(f"{job['tag']}: PAUSED at step {steps[0]}")
             return real_clip(net, theta)
 
-        # where train_seq2seq looks the name up: its chapter's module
-        setattr(sys.modules[d2l.train_seq2seq.__module__], "grad_clipping", clip_then_maybe_pause)
+        # where train_seq2seq looks the name up: its chapter's module when that chapter defines it
+        # (chapter 7), else the package (chapter 16's redefinition calls d2l.grad_clipping)
+        module = sys.modules[d2l.train_seq2seq.__module__]
+        setattr(module if hasattr(module, "grad_clipping") else d2l, "grad_clipping", clip_then_maybe_pause)
     torch.manual_seed(1)  # the run's randomness: Xavier init, data order, dropout
     result = d2l.train_seq2seq(net, data_iter, 0.01, 4, tgt_vocab, torch.device("cpu"),
                                checkpoint_path=job["checkpoint"], save_every=1, plot=False)
