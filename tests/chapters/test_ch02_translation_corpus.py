@@ -4,13 +4,12 @@ reading the file, preprocessing, tokenization and the vocabulary.
 The real corpus is used only when D2L_DATA_DIR or the cache already holds it (tests never download),
 and it is read at most once per module.
 """
-import os
-from pathlib import Path
 
 import pytest
 import torch
 
 import d2l_local as d2l
+from chapter_support import needs_corpus
 
 RESERVED = ["<pad>", "<bos>", "<eos>"]
 
@@ -208,24 +207,6 @@ def test_vocab_round_trip():
 
 
 # ---------------------------------------------------------------- the real corpus
-
-def _real_corpus_available():
-    data_dir = os.environ.get("D2L_DATA_DIR")
-    if data_dir and (Path(data_dir) / "fra-eng" / "fra.txt").is_file():
-        return True
-    return (d2l.cache_dir() / "fra-eng" / "fra.txt").is_file()
-
-
-needs_corpus = pytest.mark.skipif(
-    not _real_corpus_available(),
-    reason="fra-eng/fra.txt is neither in $D2L_DATA_DIR nor in the cache (tests never download)")
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    """The whole corpus, preprocessed and tokenized, read once for this module."""
-    return d2l.tokenize_nmt(d2l.preprocess_nmt(d2l.read_data_nmt()))
-
 
 @needs_corpus
 def test_corpus_shape(corpus):

@@ -6,14 +6,13 @@ and it is read at most once per module.
 """
 import collections
 import datetime
-import os
 import re
-from pathlib import Path
 
 import pytest
 import torch
 
 import d2l_local as d2l
+from chapter_support import needs_corpus
 
 RESERVED = ["<pad>", "<bos>", "<eos>"]
 
@@ -107,24 +106,6 @@ def test_load_array():
 
 
 # ---------------------------------------------------------------- the real corpus
-
-def _real_corpus_available():
-    data_dir = os.environ.get("D2L_DATA_DIR")
-    if data_dir and (Path(data_dir) / "fra-eng" / "fra.txt").is_file():
-        return True
-    return (d2l.cache_dir() / "fra-eng" / "fra.txt").is_file()
-
-
-needs_corpus = pytest.mark.skipif(
-    not _real_corpus_available(),
-    reason="fra-eng/fra.txt is neither in $D2L_DATA_DIR nor in the cache (tests never download)")
-
-
-@pytest.fixture(scope="module")
-def corpus():
-    """The whole corpus, preprocessed and tokenized, read once for this module."""
-    return d2l.tokenize_nmt(d2l.preprocess_nmt(d2l.read_data_nmt()))
-
 
 @needs_corpus
 def test_load_data_nmt():

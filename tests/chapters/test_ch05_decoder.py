@@ -9,19 +9,7 @@ import torch
 
 import d2l_local as d2l
 
-VOCAB, EMBED, HIDDEN, LAYERS = 10, 8, 16, 2
-
-
-def make_model(seed=0, vocab=VOCAB, embed=EMBED, hidden=HIDDEN, layers=LAYERS, dropout=0.0):
-    torch.manual_seed(seed)
-    encoder = d2l.Seq2SeqEncoder(vocab, embed, hidden, layers, dropout=dropout)
-    decoder = d2l.Seq2SeqDecoder(vocab, embed, hidden, layers, dropout=dropout)
-    return encoder, decoder
-
-
-def tokens(seed, batch_size, num_steps, vocab=VOCAB):
-    generator = torch.Generator().manual_seed(seed)
-    return torch.randint(0, vocab, (batch_size, num_steps), generator=generator)
+from chapter_support import EMBED, HIDDEN, LAYERS, VOCAB, make_model, tokens
 
 
 # ---------------------------------------------------------------- decoder

@@ -5,10 +5,8 @@ Tiny seeded models only; the whole module runs in a few seconds on a CPU.
 from __future__ import annotations
 
 import math
-import os
 import random
 import re
-from pathlib import Path
 
 import pytest
 import sacrebleu
@@ -17,6 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 import d2l_local as d2l
+from chapter_support import needs_corpus
 
 CPU = torch.device("cpu")
 RESERVED = ["<pad>", "<bos>", "<eos>"]
@@ -957,15 +956,7 @@ def test_group_references_keeps_all_translations_of_a_sentence():
     assert references == [["va !", "marche ."], ["salut !"]]
 
 
-def _real_corpus_available():
-    data_dir = os.environ.get("D2L_DATA_DIR")
-    if data_dir and (Path(data_dir) / "fra-eng" / "fra.txt").is_file():
-        return True
-    return (d2l.cache_dir() / "fra-eng" / "fra.txt").is_file()
-
-
-@pytest.mark.skipif(not _real_corpus_available(),
-                    reason="fra-eng/fra.txt is neither in $D2L_DATA_DIR nor in the cache (tests never download)")
+@needs_corpus
 def test_corpus_bleu_matches_sacrebleu_on_the_held_out_corpus():
     source, target = d2l.tokenize_nmt(d2l.preprocess_nmt(d2l.read_data_nmt()))
     splits = d2l.split_nmt(source, target)

@@ -21,19 +21,8 @@ import d2l_local as d2l
 CPU = torch.device("cpu")
 
 
-VOCAB, HIDDEN, HEADS, FFN, LAYERS = 13, 8, 2, 16, 2
-
-
-def make_encoder(seed=0, vocab=VOCAB, hidden=HIDDEN, heads=HEADS, ffn=FFN, layers=LAYERS, dropout=0.0):
-    torch.manual_seed(seed)
-    return d2l.TransformerEncoder(vocab, hidden, hidden, hidden, hidden, [hidden], hidden, ffn, heads,
-                                  layers, dropout)
-
-
-def make_decoder(seed=0, vocab=VOCAB, hidden=HIDDEN, heads=HEADS, ffn=FFN, layers=LAYERS, dropout=0.0):
-    torch.manual_seed(seed + 1000)
-    return d2l.TransformerDecoder(vocab, hidden, hidden, hidden, hidden, [hidden], hidden, ffn, heads,
-                                  layers, dropout)
+from chapter_support import T_FFN as FFN, T_HEADS as HEADS, T_HIDDEN as HIDDEN, T_LAYERS as LAYERS
+from chapter_support import T_VOCAB as VOCAB, make_decoder, make_encoder
 
 
 def make_net(seed=0, dropout=0.0, **sizes):

@@ -16,19 +16,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 import d2l_local as d2l
 
 CPU = torch.device("cpu")
-VOCAB, HIDDEN, HEADS, FFN, LAYERS = 13, 8, 2, 16, 2
-
-
-def make_encoder(seed=0, vocab=VOCAB, hidden=HIDDEN, heads=HEADS, ffn=FFN, layers=LAYERS, dropout=0.0):
-    torch.manual_seed(seed)
-    return d2l.TransformerEncoder(vocab, hidden, hidden, hidden, hidden, [hidden], hidden, ffn, heads,
-                                  layers, dropout)
-
-
-def make_decoder(seed=0, vocab=VOCAB, hidden=HIDDEN, heads=HEADS, ffn=FFN, layers=LAYERS, dropout=0.0):
-    torch.manual_seed(seed + 1000)
-    return d2l.TransformerDecoder(vocab, hidden, hidden, hidden, hidden, [hidden], hidden, ffn, heads,
-                                  layers, dropout)
+from chapter_support import T_VOCAB as VOCAB, make_decoder, make_encoder
 
 
 # ------------------------------------------------------------------------------------ the schedule

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import re
 from pathlib import Path
@@ -706,42 +705,4 @@ def test_the_cosine_reference_agrees_with_its_definition():
     assert ch16._reference_cosine(0.55, 0.1) == pytest.approx(0.5)
 
 
-@pytest.mark.parametrize('wrong,hint', [
-    (lambda p, w: p / w if p < w else 0.5 * (1 + math.cos(math.pi * p)), 'pi * (progress - warmup)'),
-    (lambda p, w: p / w if p < w else math.cos(math.pi * (p - w) / (1 - w)), '0.5 * (1 + cos(x))'),
-    (lambda p, w: p / w if p < w else (1 - p) / (1 - w), '线性衰减'),
-    (lambda p, w: p / w if p < w else 0.5 * (1 + math.cos(180 * (p - w) / (1 - w))), '弧度'),
-    (lambda p, w: 1.0 if p < w else 0.5 * (1 + math.cos(math.pi * (p - w) / (1 - w))), 'progress / warmup'),
-])
-def test_cosine_mistakes_get_their_hints(wrong, hint, capsys):
-    assert ch16.warmup_cosine(wrong) is False
-    out = capsys.readouterr().out
-    assert out.startswith('✗') and hint in out, out
-
-
-def _padding_overall_real(lengths, batches):
-    positions = real = 0
-    for b in batches:
-        positions += len(b) * max(lengths[i] for i in b)
-        real += sum(lengths[i] for i in b)
-    return real / positions
-
-
-def _padding_mean_of_batches(lengths, batches):
-    return sum(1 - sum(lengths[i] for i in b) / (len(b) * max(lengths[i] for i in b)) for b in batches) / len(batches)
-
-
-def _padding_global_max(lengths, batches):
-    rows = sum(len(b) for b in batches)
-    return 1 - sum(lengths[i] for b in batches for i in b) / (rows * max(lengths))
-
-
-@pytest.mark.parametrize('wrong,hint', [
-    (_padding_overall_real, '真实词元所占的比例'),
-    (_padding_mean_of_batches, '平均'),
-    (_padding_global_max, '这一批'),
-])
-def test_padding_mistakes_get_their_hints(wrong, hint, capsys):
-    assert ch16.padding_ratio(wrong) is False
-    out = capsys.readouterr().out
-    assert out.startswith('✗') and hint in out, out
+# The typical mistakes of exercises 16.9 and 16.10 and their hints: tests/exercises/wrong_answers_ch16.py.
